@@ -1,0 +1,16 @@
+"""`recbot bench ...`: benchmarks that print figures (speed targets are measured here, not in tests)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks that print throughput and latency figures")
+    kinds = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    from eval import bench_retrieval
+
+    r = kinds.add_parser("retrieval", help="ingest items/s and query latency p50/p95 at 17k and 200k items",
+                         description=bench_retrieval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench_retrieval.add_arguments(r)
+    r.set_defaults(func=lambda args: (bench_retrieval.run(args), 0)[1])

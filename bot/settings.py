@@ -1,0 +1,103 @@
+"""The one settings object: defaults, overridden by a TOML file, overridden by ``RECBOT_*`` variables.
+
+Nested sections use ``__`` in variable names: ``RECBOT_LLM__BACKEND=openai``,
+``RECBOT_STORE__MODE=http``. The file is ``recbot.toml`` in the working directory, or the path in
+``RECBOT_CONFIG``. Library code takes explicit arguments; only the application layer (CLI, app, API)
+reads this object and passes the values down.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "recbot"
+
+
+class StoreSettings(BaseModel):
+    """Where vectors live: an embedded persistent Chroma, or a ``chroma run`` server."""
+
+    mode: Literal["embedded", "http"] = "embedded"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class EmbeddingSettings(BaseModel):
+    """The packaged MiniLM, run by torch or by an int8 ONNX export of it (faster on CPU)."""
+
+    backend: Literal["torch", "onnx"] = "onnx"
+    batch_size: int = 64
+
+
+class RetrievalSettings(BaseModel):
+    candidates: int = 100  # dense and lexical depth before fusion
+    mmr_lambda: float = 0.8  # 1.0 = pure relevance
+    rrf_k: int = 60
+
+
+class LLMSettings(BaseModel):
+    backend: Literal["llamacpp", "transformers", "openai"] = "llamacpp"
+    model: str = "qwen2.5-0.5b"  # a packaged model name, a GGUF path, or an HF model path / id
+    base_url: str = "http://127.0.0.1:8080/v1"  # openai backend
+    api_key: str = "not-needed"
+    max_tokens: int = 256
+    temperature: float = 0.3
+    n_threads: int | None = None
+    timeout_s: float = 60.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECBOT_",
+        env_nested_delimiter="__",
+        toml_file=os.environ.get("RECBOT_CONFIG", "recbot.toml"),
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    catalogue: str = "movies"  # a bundled name or a path to a mapping file
+    store: StoreSettings = StoreSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    prompt_set: str = "default"
+    recommendations: int = 3
+    log_level: str = "WARNING"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def cache_dir(self) -> Path:
+        """Derived artifacts (assembled GGUF, ONNX exports, trained rerankers)."""
+        return self.data_dir / "cache"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,93 @@
+"""BM25 over item texts (bm25s), aligned with the item table's positions.
+
+Lexical matching catches what embeddings blur: names, rare words, exact titles. Results are fused
+with dense ones by reciprocal rank fusion in the retriever.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_STOP = frozenset(
+    """a an and are as at be but by for from has have he her his i if in into is it its me my no not of
+    on or our she so than that the their them then there these they this to was we were what when which
+    who will with you your about any some like want watch movie movies film films something really good
+    great very just also more most one""".split()
+)
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, accent-folded words without stop words; hyphens joined; plural 's' stripped."""
+    out = []
+    for w in _WORD.findall(_fold(text)):
+        w = w.replace("-", "")  # "sci-fi" and "scifi" are one word
+        if w in _STOP or len(w) < 2:
+            continue
+        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return out
+
+
+class LexicalIndex:
+    """A BM25 index whose document numbers are item-table positions."""
+
+    def __init__(self, bm25: object, size: int) -> None:
+        self._bm25 = bm25
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
+        bm25 = bm25s.BM25()
+        # an empty document list still needs one token for bm25s' vocabulary
+        bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
+        return cls(bm25, len(texts))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(directory))
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> LexicalIndex:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        return cls(bm25s.BM25.load(str(directory)), size)
+
+    def search(self, text: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top ``n`` positions with a positive BM25 score, restricted to ``allowed`` when given."""
+        tokens = tokenize(text)
+        if not tokens or n <= 0 or self.size == 0:
+            return []
+        k = min(n, self.size)
+        weight_mask = None if allowed is None else allowed.astype(np.float32)
+        docs, scores = self._bm25.retrieve(
+            [tokens], k=k, show_progress=False, n_threads=0, weight_mask=weight_mask
+        )
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def matched_terms(query_text: str, item_text: str) -> list[str]:
+    """Query words that occur in an item's text, for explaining a lexical match."""
+    item_tokens = set(tokenize(item_text))
+    seen: list[str] = []
+    for w in tokenize(query_text):
+        if w in item_tokens and w not in seen:
+            seen.append(w)
+    return seen
