@@ -57,3 +57,52 @@ def retriever(settings: Settings, name: str) -> Retriever:
     """A retriever over the active generation of catalogue ``name`` (it must be ingested)."""
     snapshot = catalogue_index(settings, name).open()
     return Retriever(snapshot, embedder(settings), retrieval_config(settings))
+
+
+# what the catalogue's items are called in prompts; catalogues not listed are about movies
+_NOUNS = {"recipes": ("recipes", "recipe")}
+_llms: dict[tuple, object] = {}
+
+
+def llm(settings: Settings):
+    """The configured LLM, loaded once per process."""
+    from bot.llm.factory import create_llm_from_settings
+
+    key = (settings.llm.backend, settings.llm.model, settings.llm.base_url)
+    with _lock:
+        if key not in _llms:
+            _llms[key] = create_llm_from_settings(settings.llm, settings.cache_dir)
+        return _llms[key]
+
+
+@lru_cache(maxsize=1)
+def prompt_library():
+    from prompts.loader import PromptLibrary
+
+    return PromptLibrary()
+
+
+def engine(settings: Settings, name: str | None = None, *, prompt_set: str | None = None, k: int | None = None):
+    """A conversation engine over catalogue ``name`` (default: settings.catalogue)."""
+    from bot.engine import ConversationEngine, EngineConfig
+
+    name = name or settings.catalogue
+    domain, noun = _NOUNS.get(name, ("movies", "movie"))
+    config = EngineConfig(k=k or settings.recommendations, prompt_set=prompt_set or settings.prompt_set,
+                          domain=domain, item_noun=noun, temperature=settings.llm.temperature,
+                          max_tokens=settings.llm.max_tokens)
+    return ConversationEngine(retriever(settings, name), llm(settings), prompt_library(), config)
+
+
+def session_store(settings: Settings):
+    from bot.sessions import SQLiteSessionStore
+
+    return SQLiteSessionStore(settings.data_dir / "sessions.sqlite")
+
+
+def chat_service(settings: Settings, name: str | None = None):
+    """Engine + session store for catalogue ``name``: what the app and the API serve."""
+    from bot.chat_service import ChatService
+
+    name = name or settings.catalogue
+    return ChatService(engine(settings, name), session_store(settings), name)

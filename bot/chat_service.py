@@ -1,0 +1,73 @@
+"""Conversations with memory: the engine plus the session store, as the app and the API use them.
+
+A message is handled under the session's lock (two messages to one session queue, they never
+interleave). The user's message is stored before the turn runs, the reply and the new state after it,
+so a crash mid-turn loses only the reply being written, never earlier messages or feedback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from bot.engine import ConversationEngine, FeedbackKind, TurnEvent, TurnResult
+from bot.sessions import Session, SessionStore
+
+
+class ChatService:
+    def __init__(self, engine: ConversationEngine, store: SessionStore, catalogue: str) -> None:
+        self.engine = engine
+        self.store = store
+        self.catalogue = catalogue
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, session_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(session_id, threading.Lock())
+
+    def create_session(self, meta: dict[str, Any] | None = None) -> Session:
+        return self.store.create(self.catalogue, meta)
+
+    def stream(self, session_id: str, text: str, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
+        """Run one turn; yields the engine's events. Raises SessionNotFound for an unknown id."""
+        with self._lock(session_id):
+            session = self.store.get(session_id)
+            self.store.add_message(session_id, "user", text)
+            state = session.state
+            for event in self.engine.stream_turn(state, text, cancel):
+                if event.kind == "done" and event.result is not None:
+                    self._finish(session_id, event.result, state)
+                yield event
+
+    def send(self, session_id: str, text: str, cancel: threading.Event | None = None) -> TurnResult:
+        result = None
+        for event in self.stream(session_id, text, cancel):
+            if event.kind == "done":
+                result = event.result
+        assert result is not None
+        return result
+
+    def _finish(self, session_id: str, result: TurnResult, state) -> None:  # noqa: ANN001
+        self.store.add_message(session_id, "assistant", result.text, {
+            "action": result.action, "recommendations": [r.to_dict() for r in result.recommendations],
+            "cancelled": result.cancelled, "degraded": result.degraded,
+        })
+        self.store.save_state(session_id, state)
+
+    def feedback(self, session_id: str, kind: FeedbackKind, item_id: str) -> None:
+        """Like / dislike / seen on an item: stored, and applied to the session's state."""
+        with self._lock(session_id):
+            session = self.store.get(session_id)
+            self.engine.feedback(session.state, kind, item_id)  # raises KeyError for an unknown item
+            self.store.add_feedback(session_id, kind, item_id)
+            self.store.save_state(session_id, session.state)
+
+    def reset(self, session_id: str) -> None:
+        """Forget the preferences (messages and feedback history stay)."""
+        from bot.state import SessionState
+
+        with self._lock(session_id):
+            self.store.get(session_id)
+            self.store.save_state(session_id, SessionState())

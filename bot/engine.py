@@ -1,0 +1,270 @@
+"""The turn engine: understand → update state → decide → (retrieve) → prompt → grounded streamed reply.
+
+The engine owns no storage and no UI. Callers (terminal chat, Gradio app, HTTP API) keep a
+:class:`SessionState` per conversation, call :meth:`ConversationEngine.stream_turn` with the user's
+text and show the :class:`TurnEvent` objects it yields:
+
+- ``recommendations`` — the structured cards, as soon as retrieval has chosen them (before any text);
+- ``text`` — checked reply text, streamed sentence by sentence;
+- ``done`` — the :class:`TurnResult` (action, full text, cards, what was understood, timings).
+
+Retrieval is reached through one narrow interface, :class:`Catalogue` (``retrieve``, ``get``,
+``items``), which :class:`retrieval.retriever.Retriever` implements. The LLM only words questions and
+explanations; every item named in a reply is one retrieval chose (see :mod:`bot.grounding`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from bot.grounding import GroundedStream
+from bot.llm.base import LLM, ChatMessage, GenerationConfig, LLMError
+from bot.policy import Action, decide
+from bot.state import SessionState
+from bot.understand import LLMPreferences, Understander, Understanding, merge_llm_output
+from prompts.loader import PromptLibrary
+from retrieval.schema import Candidate, Item, Query
+
+log = logging.getLogger(__name__)
+
+FeedbackKind = Literal["like", "dislike", "seen"]
+
+
+class Catalogue(Protocol):
+    """What the dialogue layer may ask of retrieval."""
+
+    def retrieve(self, query: Query) -> list[Candidate]: ...
+
+    def get(self, item_id: str) -> Item | None: ...
+
+    @property
+    def items(self) -> Sequence[Item]: ...
+
+
+@dataclass
+class Recommendation:
+    """One recommendation card: what the UI and API show."""
+
+    id: str
+    title: str
+    year: int | None
+    label: str
+    genres: list[str]
+    facts: dict[str, Any]
+    why: str
+    reasons: list[str]
+    score: float
+
+    @classmethod
+    def from_candidate(cls, c: Candidate, max_facts: int = 6) -> Recommendation:
+        it = c.item
+        facts = {k: v for k, v in it.facts.items() if v not in (None, "")}
+        facts = dict(list(facts.items())[:max_facts])
+        why = "; ".join(c.reasons[:2]) if c.reasons else "matches what you asked for"
+        return cls(id=it.id, title=it.title, year=it.year, label=it.label, genres=list(it.genres[:4]),
+                   facts=facts, why=why, reasons=list(c.reasons), score=round(c.score, 4))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TurnResult:
+    action: str
+    reason: str
+    text: str
+    recommendations: list[Recommendation] = field(default_factory=list)
+    understood: dict[str, Any] = field(default_factory=dict)
+    dropped_sentences: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    degraded: str | None = None  # why the reply is a fallback (LLM failed), if it is
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["recommendations"] = [r.to_dict() for r in self.recommendations]
+        return d
+
+
+@dataclass
+class TurnEvent:
+    kind: Literal["recommendations", "text", "done"]
+    text: str = ""
+    recommendations: list[Recommendation] = field(default_factory=list)
+    result: TurnResult | None = None
+
+
+@dataclass
+class EngineConfig:
+    k: int = 3  # recommendations per turn
+    prompt_set: str = "default"
+    domain: str = "movies"
+    item_noun: str = "movie"
+    bot_name: str = "recbot"
+    llm_understanding: Literal["auto", "always", "never"] = "auto"
+    max_tokens: int = 220
+    question_tokens: int = 60
+    temperature: float = 0.3
+    seed: int | None = None
+
+
+class ConversationEngine:
+    def __init__(self, catalogue: Catalogue, llm: LLM, prompts: PromptLibrary,
+                 config: EngineConfig | None = None, understander: Understander | None = None) -> None:
+        self.catalogue = catalogue
+        self.llm = llm
+        self.prompts = prompts
+        self.config = config or EngineConfig()
+        self.understander = understander or Understander.from_items(list(catalogue.items))
+        self.titles = self.understander.vocab.titles
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def run_turn(self, state: SessionState, text: str, cancel: threading.Event | None = None) -> TurnResult:
+        """A whole turn, not streamed."""
+        result = None
+        for event in self.stream_turn(state, text, cancel):
+            if event.kind == "done":
+                result = event.result
+        assert result is not None
+        return result
+
+    def feedback(self, state: SessionState, kind: FeedbackKind, item_id: str) -> None:
+        """Like / dislike / seen on an item (from buttons or commands); the next retrieval uses it."""
+        if self.catalogue.get(item_id) is None:
+            raise KeyError(f"no item {item_id!r} in the catalogue")
+        state.apply_feedback(kind, item_id)
+
+    def stream_turn(self, state: SessionState, text: str, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        u = self.understand(state, text, cancel)
+        timings["understand_s"] = time.perf_counter() - t0
+        state.apply(u)
+        action = decide(state, u)
+        log.info("turn %d: %s (%s)", state.turn, action.kind, action.reason)
+
+        recs: list[Recommendation] = []
+        allowed: list[str] = []
+        if action.kind == "recommend":
+            t1 = time.perf_counter()
+            candidates = self.catalogue.retrieve(state.to_query(self.config.k))
+            timings["retrieve_s"] = time.perf_counter() - t1
+            recs = [Recommendation.from_candidate(c) for c in candidates]
+            allowed = [r.id for r in recs]
+            if recs:
+                state.record_recommendations(allowed)
+            yield TurnEvent("recommendations", recommendations=recs)
+        elif action.kind == "answer" and action.item_id:
+            allowed = [action.item_id]
+
+        messages = self._messages(state, text, action, recs)
+        max_tokens = self.config.question_tokens if action.kind == "ask" else self.config.max_tokens
+        gen = GenerationConfig(max_tokens=max_tokens, temperature=self.config.temperature, seed=self.config.seed)
+        context = [*state.liked_ids, *state.disliked_ids, *state.seen_ids, *u.liked_ids, *u.disliked_ids]
+        grounded = GroundedStream(self.titles, allowed, context)
+        parts: list[str] = []
+        degraded = None
+        first = None
+        try:
+            for piece in grounded.filter(self.llm.stream(messages, gen, cancel)):
+                if first is None:
+                    first = time.perf_counter() - t0
+                parts.append(piece)
+                yield TurnEvent("text", text=piece)
+        except LLMError as exc:
+            log.warning("LLM failed during a %s turn: %s", action.kind, exc)
+            degraded = f"the language model is unavailable ({exc})"
+        cancelled = bool(cancel and cancel.is_set())
+
+        # every recommended item gets a grounded line even if the model skipped it or failed
+        missing = [r for r in recs if r.id not in grounded.report.named]
+        if missing and not cancelled:
+            lead = "\n" if parts else ""
+            tail = lead + "\n".join(f"- {r.label}: {r.why}." for r in missing)
+            parts.append(tail)
+            yield TurnEvent("text", text=tail)
+        if not parts and not cancelled:
+            tail = self._fallback_text(action, state)
+            parts.append(tail)
+            yield TurnEvent("text", text=tail)
+
+        reply = "".join(parts).strip()
+        if action.kind == "ask":
+            state.record_question(action.slot, reply)
+        elif action.kind == "answer":
+            state.record_answer()
+        elif action.kind == "chitchat":
+            state.record_chitchat()
+        timings["first_text_s"] = first if first is not None else time.perf_counter() - t0
+        timings["total_s"] = time.perf_counter() - t0
+        result = TurnResult(action=action.kind, reason=action.reason, text=reply, recommendations=recs,
+                            understood=u.to_dict(), dropped_sentences=grounded.report.dropped,
+                            cancelled=cancelled, degraded=degraded, timings=timings)
+        yield TurnEvent("done", result=result)
+
+    # -- understanding --------------------------------------------------------------------------
+
+    def understand(self, state: SessionState, text: str, cancel: threading.Event | None = None) -> Understanding:
+        u = self.understander.parse(text, state)
+        mode = self.config.llm_understanding
+        # the LLM is consulted when rules found nothing to hold on to (or always, if configured)
+        found = u.has_preferences() or u.feedback or u.about_id or u.asks_for_recommendation
+        if mode == "never" or (mode == "auto" and (found or len(text.split()) < 4)):
+            return u
+        tpl = self.prompts.get("understand", set=self.config.prompt_set)
+        schema = LLMPreferences.model_json_schema()
+        messages = [ChatMessage(**m) for m in tpl.render(
+            user_message=text, json_schema=json.dumps(schema), genres=sorted(self.understander.vocab.genre_names),
+            last_recommendations=[self.titles.label(i) for i in state.last_recommendations if i in self.titles],
+            domain=self.config.domain)]
+        try:
+            raw = self.llm.complete(messages, GenerationConfig(max_tokens=200, temperature=0.0, json_schema=schema), cancel)
+            return merge_llm_output(u, raw, self.understander.vocab, state)
+        except (LLMError, ValueError) as exc:
+            log.info("LLM understanding skipped: %s", exc)
+            u.llm_error = str(exc)
+            return u
+
+    # -- prompts --------------------------------------------------------------------------------
+
+    def _label(self, item_id: str) -> str:
+        it = self.catalogue.get(item_id)
+        return it.label if it else item_id
+
+    def _messages(self, state: SessionState, text: str, action: Action, recs: list[Recommendation]) -> list[ChatMessage]:
+        cfg = self.config
+        pset = cfg.prompt_set
+        system = self.prompts.get("system", set=pset).render(bot_name=cfg.bot_name, domain=cfg.domain,
+                                                             item_noun=cfg.item_noun)
+        known = state.known_lines(self._label)
+        if action.kind == "ask":
+            body = self.prompts.get("elicit", set=pset).render(
+                slot=action.slot or "genre", user_message=text, known=known,
+                asked_before=state.asked_questions[-3:], domain=cfg.domain, item_noun=cfg.item_noun)
+        elif action.kind == "recommend" and recs:
+            body = self.prompts.get("recommend", set=pset).render(
+                items=[{"label": r.label, "facts": r.facts, "reasons": r.reasons, "genres": r.genres} for r in recs],
+                user_message=text, known=known, domain=cfg.domain, item_noun=cfg.item_noun)
+        elif action.kind == "answer" and action.item_id and (item := self.catalogue.get(action.item_id)):
+            body = self.prompts.get("answer", set=pset).render(
+                user_message=text, item={"label": item.label, "facts": item.facts, "genres": list(item.genres),
+                                         "people": list(item.people[:6]), "text": item.text},
+                item_noun=cfg.item_noun)
+        else:
+            body = self.prompts.get("chitchat", set=pset).render(user_message=text, known=known, domain=cfg.domain)
+        return [ChatMessage(**m) for m in (*system, *body)]
+
+    def _fallback_text(self, action: Action, state: SessionState) -> str:
+        """Plain text when the model produced nothing usable (failed, or every sentence was dropped)."""
+        if action.kind == "recommend":
+            return f"I found no {self.config.domain} matching all of that. Could you loosen one of the constraints?"
+        if action.kind == "ask":
+            return f"What kind of {self.config.domain} are you in the mood for?"
+        return f"I can help you find {self.config.domain}: tell me what you like."

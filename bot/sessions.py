@@ -1,0 +1,206 @@
+"""Where conversations live: sessions (state), their messages and feedback.
+
+:class:`SessionStore` is the interface; :class:`SQLiteSessionStore` the default implementation (WAL mode,
+one transaction per write, safe for threads of one process and for several processes on one machine).
+A PostgreSQL or Redis store implements the same methods for multi-host deployments.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.state import SessionState
+
+
+class SessionNotFound(KeyError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(session_id)
+        self.session_id = session_id
+
+    def __str__(self) -> str:
+        return f"no session {self.session_id!r}"
+
+
+@dataclass
+class Session:
+    id: str
+    catalogue: str
+    state: SessionState
+    created: float
+    updated: float
+    meta: dict[str, Any]
+
+
+@dataclass
+class Message:
+    session_id: str
+    role: str  # user | assistant
+    text: str
+    created: float
+    data: dict[str, Any]  # assistant: action, recommendations…
+    id: int | None = None
+
+
+@dataclass
+class Feedback:
+    session_id: str
+    kind: str  # like | dislike | seen | message_up | message_down
+    target: str  # an item id, or a message id for message feedback
+    created: float
+    id: int | None = None
+
+
+class SessionStore(ABC):
+    @abstractmethod
+    def create(self, catalogue: str, meta: dict[str, Any] | None = None) -> Session: ...
+
+    @abstractmethod
+    def get(self, session_id: str) -> Session: ...  # raises SessionNotFound
+
+    @abstractmethod
+    def save_state(self, session_id: str, state: SessionState) -> None: ...
+
+    @abstractmethod
+    def delete(self, session_id: str) -> None: ...  # every row of the session goes
+
+    @abstractmethod
+    def add_message(self, session_id: str, role: str, text: str, data: dict[str, Any] | None = None) -> int: ...
+
+    @abstractmethod
+    def messages(self, session_id: str) -> list[Message]: ...
+
+    @abstractmethod
+    def add_feedback(self, session_id: str, kind: str, target: str) -> int: ...
+
+    @abstractmethod
+    def feedback(self, session_id: str) -> list[Feedback]: ...
+
+    @abstractmethod
+    def list_sessions(self, limit: int = 100) -> list[str]: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, catalogue TEXT NOT NULL, state TEXT NOT NULL, meta TEXT NOT NULL,
+    created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id, id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, target TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id, id);
+"""
+
+
+class SQLiteSessionStore(SessionStore):
+    """Sessions in one SQLite file (WAL, foreign keys on, a connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+        return con
+
+    def _conn(self) -> _Tx:
+        return _Tx(self._connection())
+
+    def create(self, catalogue: str, meta: dict[str, Any] | None = None) -> Session:
+        now = time.time()
+        sid = uuid.uuid4().hex
+        state = SessionState()
+        with self._conn() as con:
+            con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                        (sid, catalogue, state.model_dump_json(), json.dumps(meta or {}), now, now))
+        return Session(sid, catalogue, state, now, now, meta or {})
+
+    def get(self, session_id: str) -> Session:
+        with self._conn() as con:
+            row = con.execute("SELECT id, catalogue, state, meta, created, updated FROM sessions WHERE id = ?",
+                              (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound(session_id)
+        return Session(row[0], row[1], SessionState.model_validate_json(row[2]), row[4], row[5], json.loads(row[3]))
+
+    def save_state(self, session_id: str, state: SessionState) -> None:
+        with self._conn() as con:
+            cur = con.execute("UPDATE sessions SET state = ?, updated = ? WHERE id = ?",
+                              (state.model_dump_json(), time.time(), session_id))
+            if cur.rowcount == 0:
+                raise SessionNotFound(session_id)
+
+    def delete(self, session_id: str) -> None:
+        with self._conn() as con:
+            cur = con.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            if cur.rowcount == 0:
+                raise SessionNotFound(session_id)
+
+    def add_message(self, session_id: str, role: str, text: str, data: dict[str, Any] | None = None) -> int:
+        with self._conn() as con:
+            self._require(con, session_id)
+            cur = con.execute("INSERT INTO messages (session_id, role, text, data, created) VALUES (?, ?, ?, ?, ?)",
+                              (session_id, role, text, json.dumps(data or {}), time.time()))
+            return int(cur.lastrowid)
+
+    def messages(self, session_id: str) -> list[Message]:
+        with self._conn() as con:
+            self._require(con, session_id)
+            rows = con.execute("SELECT session_id, role, text, created, data, id FROM messages WHERE session_id = ? "
+                               "ORDER BY id", (session_id,)).fetchall()
+        return [Message(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def add_feedback(self, session_id: str, kind: str, target: str) -> int:
+        with self._conn() as con:
+            self._require(con, session_id)
+            cur = con.execute("INSERT INTO feedback (session_id, kind, target, created) VALUES (?, ?, ?, ?)",
+                              (session_id, kind, target, time.time()))
+            return int(cur.lastrowid)
+
+    def feedback(self, session_id: str) -> list[Feedback]:
+        with self._conn() as con:
+            self._require(con, session_id)
+            rows = con.execute("SELECT session_id, kind, target, created, id FROM feedback WHERE session_id = ? "
+                               "ORDER BY id", (session_id,)).fetchall()
+        return [Feedback(*r) for r in rows]
+
+    def list_sessions(self, limit: int = 100) -> list[str]:
+        with self._conn() as con:
+            return [r[0] for r in con.execute("SELECT id FROM sessions ORDER BY updated DESC LIMIT ?", (limit,))]
+
+    @staticmethod
+    def _require(con: sqlite3.Connection, session_id: str) -> None:
+        if con.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+            raise SessionNotFound(session_id)
+
+
+class _Tx:
+    """``with`` block = one IMMEDIATE transaction on a connection in autocommit mode."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.con.execute("BEGIN IMMEDIATE")
+        return self.con
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
