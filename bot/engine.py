@@ -15,7 +15,6 @@ explanations; every item named in a reply is one retrieval chose (see :mod:`bot.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,7 +26,7 @@ from bot.grounding import GroundedStream
 from bot.llm.base import LLM, ChatMessage, GenerationConfig, LLMError
 from bot.policy import Action, decide
 from bot.state import SessionState
-from bot.understand import LLMPreferences, Understander, Understanding, merge_llm_output
+from bot.understand import LLMPreferences, Understander, Understanding, llm_json_schema, merge_llm_output
 from prompts.loader import PromptLibrary
 from retrieval.schema import Candidate, Item, Query
 
@@ -62,16 +61,23 @@ class Recommendation:
     score: float
 
     @classmethod
-    def from_candidate(cls, c: Candidate, max_facts: int = 6) -> Recommendation:
+    def from_candidate(cls, c: Candidate, max_facts: int = 4) -> Recommendation:
         it = c.item
-        facts = {k: v for k, v in it.facts.items() if v not in (None, "")}
-        facts = dict(list(facts.items())[:max_facts])
+        facts = dict(list(_telling_facts(it.facts).items())[:max_facts])
         why = "; ".join(c.reasons[:2]) if c.reasons else "matches what you asked for"
         return cls(id=it.id, title=it.title, year=it.year, label=it.label, genres=list(it.genres[:4]),
                    facts=facts, why=why, reasons=list(c.reasons), score=round(c.score, 4))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _telling_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """Facts worth showing a person: no identifiers, no empty or zero values, no long strings."""
+    return {
+        k: v for k, v in facts.items()
+        if v not in (None, "", 0, False) and not k.endswith(("_id", "id")) and not (isinstance(v, str) and len(v) > 60)
+    }
 
 
 @dataclass
@@ -101,6 +107,20 @@ class TurnEvent:
 
 
 @dataclass
+class _Segment:
+    """One LLM call of a turn and how its output is framed and checked."""
+
+    messages: list[ChatMessage]
+    config: GenerationConfig
+    allowed: list[str]  # items this part may name
+    prefix: str = ""  # written before the model's text
+    label_prefix: str = ""  # "1. Alien (1979): ", shortened to "1. " when the model names the item itself
+    title: str = ""
+    suffix: str = ""
+    fallback: str = ""  # used when the model writes nothing usable
+
+
+@dataclass
 class EngineConfig:
     k: int = 3  # recommendations per turn
     prompt_set: str = "default"
@@ -108,7 +128,9 @@ class EngineConfig:
     item_noun: str = "movie"
     bot_name: str = "recbot"
     llm_understanding: Literal["auto", "always", "never"] = "auto"
-    max_tokens: int = 220
+    explain: Literal["per_item", "list"] = "per_item"
+    max_tokens: int = 220  # list explanations and answers
+    item_tokens: int = 50  # one item's explanation
     question_tokens: int = 60
     temperature: float = 0.3
     seed: int | None = None
@@ -164,33 +186,54 @@ class ConversationEngine:
         elif action.kind == "answer" and action.item_id:
             allowed = [action.item_id]
 
-        messages = self._messages(state, text, action, recs)
-        max_tokens = self.config.question_tokens if action.kind == "ask" else self.config.max_tokens
-        gen = GenerationConfig(max_tokens=max_tokens, temperature=self.config.temperature, seed=self.config.seed)
         context = [*state.liked_ids, *state.disliked_ids, *state.seen_ids, *u.liked_ids, *u.disliked_ids]
-        grounded = GroundedStream(self.titles, allowed, context)
         parts: list[str] = []
+        dropped: list[str] = []
         degraded = None
         first = None
-        try:
-            for piece in grounded.filter(self.llm.stream(messages, gen, cancel)):
-                if first is None:
-                    first = time.perf_counter() - t0
-                parts.append(piece)
+        for segment in self._segments(state, text, action, recs):
+            if cancel is not None and cancel.is_set():
+                break
+            grounded = GroundedStream(self.titles, segment.allowed, context)
+            seg_parts: list[str] = []
+            try:
+                for piece in grounded.filter(self.llm.stream(segment.messages, segment.config, cancel)):
+                    if not seg_parts and segment.prefix:
+                        piece = segment.prefix + piece.lstrip()
+                    elif not seg_parts and segment.label_prefix:
+                        # "1. " when the model names the item itself, else "1. Title (Year): "
+                        named = segment.title.casefold() in piece.casefold()
+                        piece = (segment.label_prefix if not named else segment.label_prefix.split(" ")[0] + " ") + piece.lstrip()
+                    if first is None:
+                        first = time.perf_counter() - t0
+                    seg_parts.append(piece)
+                    yield TurnEvent("text", text=piece)
+            except LLMError as exc:
+                log.warning("LLM failed during a %s turn: %s", action.kind, exc)
+                degraded = f"the language model is unavailable ({exc})"
+            dropped += grounded.report.dropped
+            cancelled = bool(cancel and cancel.is_set())
+            if segment.fallback and not cancelled and not seg_parts:
+                # the model skipped or mangled this item: a plain, grounded line instead
+                piece = ("" if not seg_parts else "\n") + segment.fallback
+                seg_parts.append(piece)
                 yield TurnEvent("text", text=piece)
-        except LLMError as exc:
-            log.warning("LLM failed during a %s turn: %s", action.kind, exc)
-            degraded = f"the language model is unavailable ({exc})"
+            if seg_parts and segment.suffix:
+                seg_parts.append(segment.suffix)
+                yield TurnEvent("text", text=segment.suffix)
+            parts += seg_parts
+            if degraded:
+                break
         cancelled = bool(cancel and cancel.is_set())
 
-        # every recommended item gets a grounded line even if the model skipped it or failed
-        missing = [r for r in recs if r.id not in grounded.report.named]
+        # items not reached (the model failed part-way) still get their grounded line
+        named_text = "".join(parts)
+        missing = [r for r in recs if r.label not in named_text]
         if missing and not cancelled:
-            lead = "\n" if parts else ""
-            tail = lead + "\n".join(f"- {r.label}: {r.why}." for r in missing)
+            tail = ("\n" if parts else "") + "\n".join(f"- {r.label}: {r.why}." for r in missing)
             parts.append(tail)
             yield TurnEvent("text", text=tail)
-        if not parts and not cancelled:
+        if not "".join(parts).strip() and not cancelled:
             tail = self._fallback_text(action, state)
             parts.append(tail)
             yield TurnEvent("text", text=tail)
@@ -205,7 +248,7 @@ class ConversationEngine:
         timings["first_text_s"] = first if first is not None else time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - t0
         result = TurnResult(action=action.kind, reason=action.reason, text=reply, recommendations=recs,
-                            understood=u.to_dict(), dropped_sentences=grounded.report.dropped,
+                            understood=u.to_dict(), dropped_sentences=dropped,
                             cancelled=cancelled, degraded=degraded, timings=timings)
         yield TurnEvent("done", result=result)
 
@@ -221,7 +264,7 @@ class ConversationEngine:
         tpl = self.prompts.get("understand", set=self.config.prompt_set)
         schema = LLMPreferences.model_json_schema()
         messages = [ChatMessage(**m) for m in tpl.render(
-            user_message=text, json_schema=json.dumps(schema), genres=sorted(self.understander.vocab.genre_names),
+            user_message=text, json_schema=llm_json_schema(), genres=sorted(self.understander.vocab.genre_names),
             last_recommendations=[self.titles.label(i) for i in state.last_recommendations if i in self.titles],
             domain=self.config.domain)]
         try:
@@ -238,28 +281,52 @@ class ConversationEngine:
         it = self.catalogue.get(item_id)
         return it.label if it else item_id
 
-    def _messages(self, state: SessionState, text: str, action: Action, recs: list[Recommendation]) -> list[ChatMessage]:
+    def _segments(self, state: SessionState, text: str, action: Action, recs: list[Recommendation]) -> list[_Segment]:
+        """The LLM calls of a turn: one for a question, an answer or small talk; for recommendations one
+        per item ("per_item", each framed by the item's label) or one for the whole list ("list")."""
         cfg = self.config
         pset = cfg.prompt_set
         system = self.prompts.get("system", set=pset).render(bot_name=cfg.bot_name, domain=cfg.domain,
                                                              item_noun=cfg.item_noun)
         known = state.known_lines(self._label)
+
+        def msgs(body: list[dict[str, str]]) -> list[ChatMessage]:
+            return [ChatMessage(**m) for m in (*system, *body)]
+
+        def gen(tokens: int) -> GenerationConfig:
+            return GenerationConfig(max_tokens=tokens, temperature=cfg.temperature, seed=cfg.seed)
+
+        def card(r: Recommendation) -> dict[str, Any]:
+            return {"label": r.label, "facts": r.facts, "reasons": r.reasons, "genres": r.genres}
+
         if action.kind == "ask":
             body = self.prompts.get("elicit", set=pset).render(
                 slot=action.slot or "genre", user_message=text, known=known,
                 asked_before=state.asked_questions[-3:], domain=cfg.domain, item_noun=cfg.item_noun)
-        elif action.kind == "recommend" and recs:
+            return [_Segment(msgs(body), gen(cfg.question_tokens), [])]
+        if action.kind == "recommend" and recs:
+            allowed = [r.id for r in recs]
+            if cfg.explain == "per_item":
+                tpl = self.prompts.get("recommend_item", set=pset)
+                return [
+                    _Segment(msgs(tpl.render(item=card(r), user_message=text, item_noun=cfg.item_noun)),
+                             gen(cfg.item_tokens), allowed, label_prefix=f"{n}. {r.label}: ", title=r.title, suffix="\n",
+                             fallback=f"{n}. {r.label}: {r.why}.")
+                    for n, r in enumerate(recs, 1)
+                ]
             body = self.prompts.get("recommend", set=pset).render(
-                items=[{"label": r.label, "facts": r.facts, "reasons": r.reasons, "genres": r.genres} for r in recs],
-                user_message=text, known=known, domain=cfg.domain, item_noun=cfg.item_noun)
-        elif action.kind == "answer" and action.item_id and (item := self.catalogue.get(action.item_id)):
-            body = self.prompts.get("answer", set=pset).render(
-                user_message=text, item={"label": item.label, "facts": item.facts, "genres": list(item.genres),
-                                         "people": list(item.people[:6]), "text": item.text},
+                items=[card(r) for r in recs], user_message=text, known=known, domain=cfg.domain,
                 item_noun=cfg.item_noun)
-        else:
-            body = self.prompts.get("chitchat", set=pset).render(user_message=text, known=known, domain=cfg.domain)
-        return [ChatMessage(**m) for m in (*system, *body)]
+            return [_Segment(msgs(body), gen(cfg.max_tokens), allowed)]
+        if action.kind == "answer" and action.item_id and (item := self.catalogue.get(action.item_id)):
+            body = self.prompts.get("answer", set=pset).render(
+                user_message=text, item={"label": item.label, "facts": _telling_facts(item.facts),
+                                         "genres": list(item.genres), "people": list(item.people[:6]),
+                                         "text": item.text},
+                item_noun=cfg.item_noun)
+            return [_Segment(msgs(body), gen(cfg.max_tokens), [action.item_id])]
+        body = self.prompts.get("chitchat", set=pset).render(user_message=text, known=known, domain=cfg.domain)
+        return [_Segment(msgs(body), gen(cfg.question_tokens * 2), [])]
 
     def _fallback_text(self, action: Action, state: SessionState) -> str:
         """Plain text when the model produced nothing usable (failed, or every sentence was dropped)."""

@@ -18,8 +18,29 @@ from bot.titles import TitleIndex
 
 log = logging.getLogger(__name__)
 
-# "Title (1999)" written by the model: must be an allowed item
-_TITLE_WITH_YEAR = re.compile(r"([A-Z0-9][^\n()\"“”*]{0,80}?)\s*\((1[89]\d\d|20\d\d)\)")
+# "Title (1999)" written by the model: the title must be an allowed item
+_YEAR = re.compile(r"\((1[89]\d\d|20\d\d)\)")
+_CONNECTORS = frozenset("of the a an and in on to for with at from de la le du".split())
+
+
+def _title_before(text: str, end: int) -> str:
+    """The run of title-cased words (and short connectors) that ends at ``end``."""
+    words = re.findall(r"[\w'’:&!?.-]+|[^\w\s]", re.sub(r"[\"“”*_]", "", text[:end]))
+    run: list[str] = []
+    for w in reversed(words):
+        core = w.strip(":.!?")
+        if core and (core[0].isupper() or core[0].isdigit()):
+            run.append(w)
+        elif core.lower() in _CONNECTORS and run:
+            run.append(w)
+        else:
+            break
+        if w != core and len(run) > 1:  # "Alien," or "... fun." ends a run going backwards
+            run.pop()
+            break
+    while run and run[-1].strip(":.!?").lower() in _CONNECTORS:
+        run.pop()
+    return " ".join(reversed(run)).strip(" :")
 # a sentence ends at . ! ? or a line break, followed by whitespace
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _MAX_PENDING = 400  # characters held back at most before a check is forced
@@ -49,18 +70,27 @@ class GroundedStream:
 
     def _violations(self, sentence: str) -> list[str]:
         bad: list[str] = []
-        for m in self.titles.find_mentions(sentence):
+        mentions = self.titles.find_mentions(sentence)
+        mention_ends = [m.span[1] for m in mentions]
+        for m in mentions:
             if m.item_id in self.allowed:
                 self.report.named.add(m.item_id)
             elif m.item_id not in self._tolerated:
                 bad.append(self.titles.label(m.item_id))
-        for m in _TITLE_WITH_YEAR.finditer(sentence):
-            title, year = m.group(1).strip(" -—:,'\""), int(m.group(2))
-            match = self.titles.resolve(title, year=year)
-            if match is None or match.item_id not in self._tolerated:
-                bad.append(f"{title} ({year})")
-            elif match.item_id in self.allowed:
-                self.report.named.add(match.item_id)
+        for m in _YEAR.finditer(sentence):
+            if any(0 <= m.start() - span_end <= 2 for span_end in mention_ends):
+                continue  # the title before it was already checked
+            words = _title_before(sentence, m.start()).split()
+            year = int(m.group(1))
+            if not words:
+                continue
+            # "Watch Alien (1979)": try "Watch Alien", then "Alien"
+            matches = [self.titles.resolve(" ".join(words[i:]), year=year) for i in range(len(words))]
+            ok = next((x for x in matches if x is not None and x.item_id in self._tolerated), None)
+            if ok is None:
+                bad.append(f"{' '.join(words)} ({year})")
+            elif ok.item_id in self.allowed:
+                self.report.named.add(ok.item_id)
         return bad
 
     def check(self, sentence: str) -> str:

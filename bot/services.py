@@ -75,11 +75,21 @@ def llm(settings: Settings):
         return _llms[key]
 
 
-@lru_cache(maxsize=1)
-def prompt_library():
-    from prompts.loader import PromptLibrary
+_prompt_libraries: dict[str, object] = {}
 
-    return PromptLibrary()
+
+def prompt_library(settings: Settings | None = None):
+    """Packaged templates plus the user's own versions under ``data_dir/prompts`` (where new ones are saved)."""
+    from prompts.loader import DEFAULT_ROOT, PromptLibrary
+
+    from bot.settings import get_settings
+
+    user = (settings or get_settings()).data_dir / "prompts"
+    user.mkdir(parents=True, exist_ok=True)
+    with _lock:
+        if str(user) not in _prompt_libraries:
+            _prompt_libraries[str(user)] = PromptLibrary([DEFAULT_ROOT, user], write_root=user)
+        return _prompt_libraries[str(user)]
 
 
 def engine(settings: Settings, name: str | None = None, *, prompt_set: str | None = None, k: int | None = None):
@@ -91,7 +101,7 @@ def engine(settings: Settings, name: str | None = None, *, prompt_set: str | Non
     config = EngineConfig(k=k or settings.recommendations, prompt_set=prompt_set or settings.prompt_set,
                           domain=domain, item_noun=noun, temperature=settings.llm.temperature,
                           max_tokens=settings.llm.max_tokens)
-    return ConversationEngine(retriever(settings, name), llm(settings), prompt_library(), config)
+    return ConversationEngine(retriever(settings, name), llm(settings), prompt_library(settings), config)
 
 
 def session_store(settings: Settings):

@@ -45,6 +45,7 @@ class RetrievalConfig:
     neighbour_weight: float = 1.0
     genre_boost: float = 0.25
     people_boost: float = 0.25
+    liked_overlap_boost: float = 0.3  # sharing genres / people with liked items (titles alone mislead)
     popularity_weight: float = 0.2  # people asking a chat bot mostly want films they can find
     dislike_penalty: float = 0.6
     mmr_lambda: float = 0.8  # 1.0 = relevance only
@@ -191,6 +192,8 @@ class Retriever:
 
         wanted_genres = {g.casefold() for g in query.genres}
         wanted_people = {x.casefold() for x in query.people}
+        liked_sets = [(table.genre_sets[p], table.people_sets[p])
+                      for p in (table.pos[i] for i in query.liked_ids[-cfg.max_liked:] if i in table.pos)]
         disliked = [table.pos[i] for i in query.disliked_ids if i in table.pos]
         dislike_vecs = table.vectors[disliked] if disliked else None
 
@@ -224,6 +227,12 @@ class Retriever:
                     reasons.append("mentions " + ", ".join(f"'{t}'" for t in terms[:4]))
             if "dense" in sig and not any(r.startswith(("similar", "mentions")) for r in reasons):
                 reasons.append("close to what you described")
+            if liked_sets:
+                g, ppl = table.genre_sets[p], table.people_sets[p]
+                sig["liked_overlap"] = max(
+                    0.7 * _jaccard(g, lg) + 0.3 * min(1.0, len(ppl & lp) / 2) for lg, lp in liked_sets
+                )
+                score += cfg.liked_overlap_boost * sig["liked_overlap"]
             sig["popularity"] = float(table.popularity[p])
             score += cfg.popularity_weight * sig["popularity"]
             if dislike_vecs is not None:
@@ -259,3 +268,7 @@ class Retriever:
             remaining[j] = False
             max_sim = np.maximum(max_sim, vecs @ vecs[j])
         return [pool[j] for j in chosen]
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0

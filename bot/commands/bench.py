@@ -14,3 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description=bench_retrieval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_retrieval.add_arguments(r)
     r.set_defaults(func=lambda args: (bench_retrieval.run(args), 0)[1])
+    from eval import bench_chat
+
+    c = kinds.add_parser("chat", help="time to first text and full reply, elicitation vs recommendation turns",
+                         description=bench_chat.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench_chat.add_arguments(c)
+    c.set_defaults(func=lambda args: (bench_chat.run(args), 0)[1])

@@ -1,0 +1,258 @@
+"""What the bot knows about one conversation, and how that becomes a retrieval :class:`Query`.
+
+A :class:`SessionState` is a pydantic model, so it round-trips through JSON
+(``SessionState.model_validate_json(state.model_dump_json())``) for whatever session store holds it.
+
+The turn engine drives it like this::
+
+    u = understander.parse(text, state)      # bot.understand
+    state.apply(u)                           # fold the message in (counts the turn)
+    action = decide(state, u)                # bot.policy
+    ...                                      # then, depending on what was done:
+    state.record_question(action.slot, question_text)
+    state.record_recommendations([c.item.id for c in candidates])
+    state.record_answer() / state.record_chitchat()
+
+Later statements win: saying "no horror" after "horror is fine" moves horror from wanted to unwanted,
+and liking an item that was disliked moves it back. Dislikes never become query text: they are hard
+filters (unwanted genres and people), exclusions (disliked ids) and penalties (``disliked_ids``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from retrieval.schema import Query, Range
+
+if TYPE_CHECKING:
+    from bot.understand import Understanding
+
+FeedbackKind = Literal["like", "dislike", "seen"]
+MAX_WISHES = 5  # free-text wishes kept, most recent last
+MAX_ASKED = 20  # questions remembered (to avoid repeating them)
+MAX_LIKED_IN_QUERY = 5  # most recent liked items used as neighbours
+
+
+def _push(target: list[str], values: Iterable[str]) -> None:
+    for v in values:
+        if v not in target:
+            target.append(v)
+
+
+def _drop(target: list[str], values: Iterable[str]) -> None:
+    gone = set(values)
+    target[:] = [v for v in target if v not in gone]
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+class SessionState(BaseModel):
+    """Preferences, constraints and history of one conversation. All ids are catalogue item ids."""
+
+    liked_ids: list[str] = Field(default_factory=list)
+    disliked_ids: list[str] = Field(default_factory=list)
+    seen_ids: list[str] = Field(default_factory=list)
+    shown_ids: list[str] = Field(default_factory=list)  # every item recommended so far, in order
+    genres: list[str] = Field(default_factory=list)
+    unwanted_genres: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    unwanted_people: list[str] = Field(default_factory=list)
+    year: Range | None = None
+    facts: dict[str, Range] = Field(default_factory=dict)
+    moods: list[str] = Field(default_factory=list)
+    unwanted_moods: list[str] = Field(default_factory=list)
+    wishes: list[str] = Field(default_factory=list)  # recent free-text wishes, capped at MAX_WISHES
+    turn: int = 0  # user messages applied
+    last_recommendations: list[str] = Field(default_factory=list)
+    asked_slots: list[str] = Field(default_factory=list)
+    asked_questions: list[str] = Field(default_factory=list)
+    questions_in_a_row: int = 0  # questions asked since the last recommendation
+    last_action: str | None = None
+
+    # ------------------------------------------------------------------------------ feedback
+    def like(self, item_id: str) -> None:
+        _drop(self.disliked_ids, [item_id])
+        _push(self.liked_ids, [item_id])
+
+    def dislike(self, item_id: str) -> None:
+        _drop(self.liked_ids, [item_id])
+        _push(self.disliked_ids, [item_id])
+
+    def mark_seen(self, item_id: str) -> None:
+        _push(self.seen_ids, [item_id])
+
+    def apply_feedback(self, kind: FeedbackKind, item_id: str) -> None:
+        """``like`` / ``dislike`` / ``seen`` for one item (from a button or a parsed message)."""
+        if kind == "like":
+            self.like(item_id)
+        elif kind == "dislike":
+            self.dislike(item_id)
+        elif kind == "seen":
+            self.mark_seen(item_id)
+        else:
+            raise ValueError(f"unknown feedback kind {kind!r}; expected like, dislike or seen")
+
+    # --------------------------------------------------------------------------- attributes
+    def want_genres(self, genres: Iterable[str]) -> None:
+        genres = list(genres)
+        self.unwanted_genres[:] = [g for g in self.unwanted_genres if not any(_same(g, x) for x in genres)]
+        _push(self.genres, [g for g in genres if not any(_same(g, x) for x in self.genres)])
+
+    def avoid_genres(self, genres: Iterable[str]) -> None:
+        genres = list(genres)
+        self.genres[:] = [g for g in self.genres if not any(_same(g, x) for x in genres)]
+        _push(self.unwanted_genres, [g for g in genres if not any(_same(g, x) for x in self.unwanted_genres)])
+
+    def want_people(self, people: Iterable[str]) -> None:
+        people = list(people)
+        _drop(self.unwanted_people, people)
+        _push(self.people, people)
+
+    def avoid_people(self, people: Iterable[str]) -> None:
+        people = list(people)
+        _drop(self.people, people)
+        _push(self.unwanted_people, people)
+
+    def add_wish(self, wish: str) -> None:
+        wish = " ".join(wish.split())
+        if not wish:
+            return
+        _drop(self.wishes, [wish])
+        self.wishes.append(wish)
+        del self.wishes[:-MAX_WISHES]
+
+    def apply(self, u: Understanding) -> None:
+        """Fold one understood message into the state and count the turn."""
+        self.turn += 1
+        for fb in u.feedback:
+            self.apply_feedback(fb.kind, fb.item_id)
+        for item_id in u.liked_ids:
+            self.like(item_id)
+        for item_id in u.disliked_ids:
+            self.dislike(item_id)
+        for item_id in u.seen_ids:
+            self.mark_seen(item_id)
+        self.want_genres(u.genres)
+        self.avoid_genres(u.unwanted_genres)
+        self.want_people(u.people)
+        self.avoid_people(u.unwanted_people)
+        _drop(self.unwanted_moods, u.moods)
+        _push(self.moods, u.moods)
+        _drop(self.moods, u.unwanted_moods)
+        _push(self.unwanted_moods, u.unwanted_moods)
+        if u.year is not None:
+            self.year = u.year
+        self.facts.update(u.facts)
+        for wish in u.wishes:
+            self.add_wish(wish)
+
+    # ------------------------------------------------------------------------------ history
+    def record_question(self, slot: str | None, text: str = "") -> None:
+        if slot:
+            _push(self.asked_slots, [slot])
+        if text.strip():
+            self.asked_questions.append(" ".join(text.split()))
+            del self.asked_questions[:-MAX_ASKED]
+        self.questions_in_a_row += 1
+        self.last_action = "ask"
+
+    def record_recommendations(self, item_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(item_ids))
+        self.last_recommendations = ids
+        _push(self.shown_ids, ids)
+        self.questions_in_a_row = 0
+        self.last_action = "recommend"
+
+    def record_answer(self) -> None:
+        self.last_action = "answer"
+
+    def record_chitchat(self) -> None:
+        self.last_action = "chitchat"
+
+    # ------------------------------------------------------------------------------- queries
+    @property
+    def exclude_ids(self) -> list[str]:
+        """Items never to recommend again: shown, disliked, seen, and the liked ones (already known)."""
+        return list(dict.fromkeys([*self.shown_ids, *self.disliked_ids, *self.seen_ids, *self.liked_ids]))
+
+    def query_text(self) -> str:
+        """Free text for retrieval: recent wishes and moods. Never anything disliked."""
+        parts = list(self.wishes[-3:])
+        joined = " ".join(parts).casefold()
+        parts += [m for m in self.moods if m.casefold() not in joined]
+        return "; ".join(parts)
+
+    def to_query(self, k: int = 10) -> Query:
+        """The retrieval request for the next recommendations."""
+        return Query(
+            text=self.query_text(),
+            genres=list(self.genres),
+            people=list(self.people),
+            exclude_genres=list(self.unwanted_genres),
+            exclude_people=list(self.unwanted_people),
+            year=self.year,
+            facts=dict(self.facts),
+            liked_ids=list(self.liked_ids[-MAX_LIKED_IN_QUERY:]),
+            disliked_ids=list(self.disliked_ids),
+            exclude_ids=self.exclude_ids,
+            k=k,
+        )
+
+    # ------------------------------------------------------------------------------ summary
+    def known_slots(self) -> set[str]:
+        """Which elicitation slots are already filled: genre, liked_example, era, mood."""
+        slots = set()
+        if self.genres or self.people:
+            slots.add("genre")
+        if self.liked_ids:
+            slots.add("liked_example")
+        if self.year is not None:
+            slots.add("era")
+        if self.moods or self.wishes:
+            slots.add("mood")
+        return slots
+
+    def has_preferences(self) -> bool:
+        return bool(self.liked_ids or self.genres or self.people or self.year or self.facts or self.moods
+                    or self.wishes or self.unwanted_genres or self.unwanted_people or self.disliked_ids)
+
+    def known_lines(self, label: Callable[[str], str] | None = None) -> list[str]:
+        """Short lines for the prompts' ``known`` variable. ``label`` turns an id into "Title (Year)"."""
+        name = label or (lambda i: i)
+        lines = []
+        if self.liked_ids:
+            lines.append("liked: " + ", ".join(name(i) for i in self.liked_ids[-5:]))
+        if self.disliked_ids:
+            lines.append("disliked: " + ", ".join(name(i) for i in self.disliked_ids[-5:]))
+        if self.genres:
+            lines.append("wants genres: " + ", ".join(self.genres))
+        if self.unwanted_genres:
+            lines.append("avoids genres: " + ", ".join(self.unwanted_genres))
+        if self.people:
+            lines.append("wants people: " + ", ".join(self.people))
+        if self.unwanted_people:
+            lines.append("avoids people: " + ", ".join(self.unwanted_people))
+        if self.year is not None:
+            lo, hi = self.year.min, self.year.max
+            if lo is not None and hi is not None:
+                lines.append(f"years: {lo:.0f}-{hi:.0f}" if lo != hi else f"year: {lo:.0f}")
+            elif lo is not None:
+                lines.append(f"years: {lo:.0f} or later")
+            elif hi is not None:
+                lines.append(f"years: {hi:.0f} or earlier")
+        for fact, rng in self.facts.items():
+            bounds = [f">= {rng.min:g}" if rng.min is not None else "",
+                      f"<= {rng.max:g}" if rng.max is not None else ""]
+            lines.append(f"{fact}: " + " and ".join(b for b in bounds if b))
+        if self.moods:
+            lines.append("mood: " + ", ".join(self.moods))
+        if self.unwanted_moods:
+            lines.append("not in the mood for: " + ", ".join(self.unwanted_moods))
+        if self.wishes:
+            lines.append("wishes: " + "; ".join(self.wishes[-3:]))
+        return lines
