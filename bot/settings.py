@@ -59,6 +59,17 @@ class LLMSettings(BaseModel):
     timeout_s: float = 60.0
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API. Keys are stored as ``sha256:<hex>`` digests (``recbot serve --hash-key`` makes one);
+    with none configured the API is open (bind it to loopback)."""
+
+    keys: list[str] = []
+    rate_per_minute: float = 60.0
+    burst: int = 20
+    max_body_bytes: int = 65536
+    max_text_chars: int = 2000
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECBOT_",
@@ -73,6 +84,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    api: ApiSettings = ApiSettings()
     prompt_set: str = "default"
     recommendations: int = 3
     log_level: str = "WARNING"

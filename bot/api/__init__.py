@@ -1,0 +1,11 @@
+"""recbot's HTTP API for customer-service systems and other programs (FastAPI).
+
+``create_app(settings)`` builds the application; ``recbot serve`` runs it with uvicorn. See
+:mod:`bot.api.app` for the routes, :mod:`bot.api.openai_compat` for the OpenAI-compatible endpoint and
+:mod:`bot.api.security` for API keys and limits.
+"""
+
+from bot.api.app import app_from_env, create_app
+from bot.api.security import ApiConfig, hash_key, new_key
+
+__all__ = ["ApiConfig", "app_from_env", "create_app", "hash_key", "new_key"]
