@@ -64,6 +64,13 @@ class ChatService:
             self.store.add_feedback(session_id, kind, item_id)
             self.store.save_state(session_id, session.state)
 
+    def delete(self, session_id: str) -> None:
+        """Delete a session and every row that belongs to it (waits for a running turn to finish)."""
+        with self._lock(session_id):
+            self.store.delete(session_id)
+        with self._guard:
+            self._locks.pop(session_id, None)
+
     def reset(self, session_id: str) -> None:
         """Forget the preferences (messages and feedback history stay)."""
         from bot.state import SessionState

@@ -121,20 +121,20 @@ class SQLiteSessionStore(SessionStore):
             self._local.con = con
         return con
 
-    def _conn(self) -> _Tx:
-        return _Tx(self._connection())
+    def _conn(self, write: bool = True) -> _Tx:
+        return _Tx(self._connection(), "IMMEDIATE" if write else "DEFERRED")
 
     def create(self, catalogue: str, meta: dict[str, Any] | None = None) -> Session:
         now = time.time()
         sid = uuid.uuid4().hex
         state = SessionState()
-        with self._conn() as con:
+        with self._conn(write=False) as con:
             con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
                         (sid, catalogue, state.model_dump_json(), json.dumps(meta or {}), now, now))
         return Session(sid, catalogue, state, now, now, meta or {})
 
     def get(self, session_id: str) -> Session:
-        with self._conn() as con:
+        with self._conn(write=False) as con:
             row = con.execute("SELECT id, catalogue, state, meta, created, updated FROM sessions WHERE id = ?",
                               (session_id,)).fetchone()
         if row is None:
@@ -142,14 +142,14 @@ class SQLiteSessionStore(SessionStore):
         return Session(row[0], row[1], SessionState.model_validate_json(row[2]), row[4], row[5], json.loads(row[3]))
 
     def save_state(self, session_id: str, state: SessionState) -> None:
-        with self._conn() as con:
+        with self._conn(write=False) as con:
             cur = con.execute("UPDATE sessions SET state = ?, updated = ? WHERE id = ?",
                               (state.model_dump_json(), time.time(), session_id))
             if cur.rowcount == 0:
                 raise SessionNotFound(session_id)
 
     def delete(self, session_id: str) -> None:
-        with self._conn() as con:
+        with self._conn(write=False) as con:
             cur = con.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             if cur.rowcount == 0:
                 raise SessionNotFound(session_id)
@@ -193,13 +193,15 @@ class SQLiteSessionStore(SessionStore):
 
 
 class _Tx:
-    """``with`` block = one IMMEDIATE transaction on a connection in autocommit mode."""
+    """``with`` block = one transaction on a connection in autocommit mode: IMMEDIATE for writes (the
+    write lock is taken up front, so concurrent writers queue instead of failing), DEFERRED for reads."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
+    def __init__(self, con: sqlite3.Connection, mode: str) -> None:
         self.con = con
+        self.mode = mode
 
     def __enter__(self) -> sqlite3.Connection:
-        self.con.execute("BEGIN IMMEDIATE")
+        self.con.execute(f"BEGIN {self.mode}")
         return self.con
 
     def __exit__(self, exc_type: object, *_: object) -> None:

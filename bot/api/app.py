@@ -314,7 +314,7 @@ def _add_session_routes(app: FastAPI) -> None:
         session_id: SessionId, request: Request, rt: RuntimeDep, principal: PrincipalDep
     ) -> Deleted:
         service, _ = await run_in_threadpool(rt.session, principal, session_id)
-        await run_in_threadpool(service.store.delete, session_id)
+        await run_in_threadpool(service.delete, session_id)
         await run_in_threadpool(request.app.state.recbot_users.forget_session, session_id)
         return Deleted(session_id=session_id)
 
