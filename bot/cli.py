@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "bot.commands.catalogue",
     "bot.commands.bench",
     "bot.commands.prompts",
+    "bot.commands.app",
     "bot.commands.chat",
     "bot.commands.serve",
     "bot.commands.evaluate",

@@ -293,8 +293,8 @@ class ConversationEngine:
         def msgs(body: list[dict[str, str]]) -> list[ChatMessage]:
             return [ChatMessage(**m) for m in (*system, *body)]
 
-        def gen(tokens: int) -> GenerationConfig:
-            return GenerationConfig(max_tokens=tokens, temperature=cfg.temperature, seed=cfg.seed)
+        def gen(tokens: int, stop: list[str] | None = None) -> GenerationConfig:
+            return GenerationConfig(max_tokens=tokens, temperature=cfg.temperature, seed=cfg.seed, stop=stop or [])
 
         def card(r: Recommendation) -> dict[str, Any]:
             return {"label": r.label, "facts": r.facts, "reasons": r.reasons, "genres": r.genres}
@@ -310,7 +310,7 @@ class ConversationEngine:
                 tpl = self.prompts.get("recommend_item", set=pset)
                 return [
                     _Segment(msgs(tpl.render(item=card(r), user_message=text, item_noun=cfg.item_noun)),
-                             gen(cfg.item_tokens), allowed, label_prefix=f"{n}. {r.label}: ", title=r.title, suffix="\n",
+                             gen(cfg.item_tokens, stop=["\n"]), allowed, label_prefix=f"{n}. {r.label}: ", title=r.title, suffix="\n",
                              fallback=f"{n}. {r.label}: {r.why}.")
                     for n, r in enumerate(recs, 1)
                 ]

@@ -150,6 +150,9 @@ def create_app(
     return app
 
 
+UI_ENV = "RECBOT_SERVE_UI"  # "1": mount the Gradio page at /ui (set by `recbot serve` unless --no-ui)
+
+
 def app_from_env() -> FastAPI:
     """The factory ``recbot serve`` gives uvicorn (``bot.api.app:app_from_env``): each worker process
     reads the settings (recbot.toml, ``RECBOT_*``) and ``RECBOT_API_CATALOGUES`` itself."""
@@ -157,7 +160,15 @@ def app_from_env() -> FastAPI:
 
     settings = Settings()
     names = [c.strip() for c in os.environ.get(CATALOGUES_ENV, "").split(",") if c.strip()]
-    return create_app(settings, catalogues=names or None)
+    mount_ui = None
+    if os.environ.get(UI_ENV, "0") == "1":
+
+        def mount_ui(app: FastAPI) -> None:
+            from bot.ui import mount  # imported only when the page is wanted: Gradio is heavy
+
+            mount(app, settings, path="/ui")
+
+    return create_app(settings, catalogues=names or None, mount_ui=mount_ui)
 
 
 def _version() -> str:

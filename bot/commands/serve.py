@@ -72,6 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn log level (default info)",
     )
+    p.add_argument("--no-ui", action="store_true",
+                   help="serve the API only (by default the chat page is mounted at /ui on the same server)")
     p.add_argument("--new-key", action="store_true", help="print a new API key and its digest, then exit")
     p.add_argument("--hash-key", action="store_true", help="read an API key on stdin, print its digest, exit")
     p.set_defaults(func=cmd_serve)
@@ -97,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
 
-    from bot.api.app import CATALOGUES_ENV
+    from bot.api.app import CATALOGUES_ENV, UI_ENV
     from bot.commands.catalogue import ensure_indexed
     from bot.settings import Settings
 
@@ -109,6 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     names = args.catalogue or [settings.catalogue]
     os.environ[CATALOGUES_ENV] = ",".join(names)
+    os.environ[UI_ENV] = "0" if args.no_ui else "1"
     try:
         config = ApiConfig.from_settings(settings)
     except ValueError as exc:

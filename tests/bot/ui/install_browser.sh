@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Test setup for the browser tests of the Gradio app (tests/bot/ui/test_browser.py).
+#
+# Installs, only when missing:
+#   - Debian's `chromium` (apt-get; CI runs as root on Debian bookworm), the browser the tests drive;
+#   - the `playwright` Python package, pinned, into the Python that runs the tests.
+# It never runs `playwright install`: that downloads browsers from a CDN, and these machines have no
+# internet besides the package registries. The tests launch /usr/bin/chromium with executable_path.
+#
+# Usage: tests/bot/ui/install_browser.sh [PYTHON]     (default: the repository's .venv, else python3)
+# Exit status 0 when both are usable afterwards; non-zero (with the reason on stderr) otherwise.
+set -euo pipefail
+
+PLAYWRIGHT_VERSION="1.65.2"
+CHROMIUM="${RECBOT_CHROMIUM:-/usr/bin/chromium}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../../.." && pwd)"
+PYTHON="${1:-}"
+if [[ -z "$PYTHON" ]]; then
+  if [[ -x "$REPO/.venv/bin/python" ]]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON="python3"; fi
+fi
+
+if [[ ! -x "$CHROMIUM" ]]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install_browser: $CHROMIUM is missing and apt-get is not available" >&2
+    exit 3
+  fi
+  SUDO=""
+  if [[ "$(id -u)" != "0" ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+      echo "install_browser: $CHROMIUM is missing and installing it needs root (apt-get)" >&2
+      exit 3
+    fi
+  fi
+  echo "install_browser: installing Debian chromium with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Only what a headless browser needs: chromium and a font (its other recommends are desktop
+  # services: udev, upower, printing, notifications). A missing or stale package list makes the
+  # first try fail: update once, then retry.
+  PACKAGES=(chromium fonts-liberation)
+  $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2 \
+    || { $SUDO apt-get update >&2 && $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2; }
+fi
+"$CHROMIUM" --version >&2
+
+installed="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null \
+  || true)"
+if [[ "$installed" != "$PLAYWRIGHT_VERSION" ]]; then
+  echo "install_browser: installing playwright==$PLAYWRIGHT_VERSION into $PYTHON (no browser download)" >&2
+  "$PYTHON" -m pip install --quiet "playwright==$PLAYWRIGHT_VERSION" >&2
+fi
+"$PYTHON" -c 'import playwright.sync_api' >&2
+echo "install_browser: ready ($CHROMIUM, playwright $PLAYWRIGHT_VERSION)" >&2

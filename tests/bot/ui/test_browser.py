@@ -1,0 +1,136 @@
+"""The chat page in headless Chromium (Playwright): type, watch the reply stream, like a card, offline.
+
+The page is served by the session's in-process app (real index, real tiny LLM). Every request the
+page makes that does not go to that server is recorded and refused: the page must work offline.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MESSAGE = "Show me a funny comedy from the 1980s please"
+WAIT_MS = 240_000
+
+# Records every text the last bot message shows, as it changes (installed before the message is sent).
+RECORD_BOT_TEXTS = """() => {
+  window.__botTexts = [];
+  const chat = document.querySelector('#chat');
+  new MutationObserver(() => {
+    const bots = chat.querySelectorAll('[data-testid="bot"]');
+    if (!bots.length) return;
+    const text = bots[bots.length - 1].innerText.trim();
+    if (window.__botTexts[window.__botTexts.length - 1] !== text) window.__botTexts.push(text);
+  }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _letters(text: str) -> str:
+    """The letters and digits a person sees of markdown ``text`` (list markers are drawn by CSS)."""
+    return re.sub(r"[^0-9A-Za-z]", "", re.sub(r"(?m)^\s*(\d+\.|[-*+])\s+", "", text))
+
+
+def _session_of(store, message: str):
+    """The one session whose first message is ``message`` (each test sends its own text)."""
+    found = [sid for sid in store.list_sessions(limit=1000)
+             if (msgs := store.messages(sid)) and msgs[0].text == message]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_chat_page_in_chromium(running_app, chromium, tmp_path):
+    origin = running_app.url.rstrip("/")
+    outside: list[str] = []
+
+    def only_local(route):
+        url = route.request.url
+        if url.startswith((origin, "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.route("**/*", only_local)
+        page.goto(running_app.url)
+        page.wait_for_selector("#msg textarea", timeout=60_000)
+        page.evaluate(RECORD_BOT_TEXTS)
+
+        page.fill("#msg textarea", MESSAGE)
+        page.click("#send")
+        page.wait_for_selector("#card-0 .rb-card", timeout=WAIT_MS)  # cards come before the text
+        sid = _session_of(running_app.store, MESSAGE)
+        stored = running_app.store.messages(sid)
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(stored) < 2:  # the turn ends when its reply is stored
+            assert time.monotonic() < deadline, "no reply stored"
+            page.wait_for_timeout(200)
+            stored = running_app.store.messages(sid)
+        assert [m.role for m in stored] == ["user", "assistant"]
+        reply = stored[1].text
+        recs = stored[1].data["recommendations"]
+        assert recs and reply.strip()
+
+        # the reply streamed in: the placeholder, then text, ending with the stored reply
+        deadline = time.monotonic() + 60
+        while _letters(texts[-1] if (texts := [t for t in page.evaluate("window.__botTexts") if t]) else "") \
+                != _letters(reply):
+            assert time.monotonic() < deadline, f"the page shows {texts[-1:]!r}, the store has {reply!r}"
+            page.wait_for_timeout(200)
+        assert texts[0] == "…" and len(texts) >= 2, texts
+        shown = page.inner_text('#chat [data-testid="bot"]')
+        assert recs[0]["label"] in shown or recs[0]["title"] in shown
+
+        # one card per recommendation, in order, with title, year and why
+        cards = page.locator(".rb-card")
+        assert cards.count() == len(recs)
+        for i, rec in enumerate(recs):
+            card = page.locator(f"#card-{i} .rb-card")
+            assert card.get_attribute("data-item-id") == rec["id"]
+            assert rec["title"] in card.inner_text() and rec["why"] in card.inner_text()
+        assert not page.locator(f"#card-{len(recs)}").is_visible()
+
+        # Like on the first card: stored, applied to the state, shown as a badge
+        page.click("#card-0-like")
+        page.wait_for_selector("#card-0 .rb-badge-like", timeout=60_000)
+        feedback = [(f.kind, f.target) for f in running_app.store.feedback(sid)]
+        assert ("like", recs[0]["id"]) in feedback
+        assert recs[0]["id"] in running_app.store.get(sid).state.liked_ids
+        assert "Noted:" in page.inner_text("#status")
+
+        # thumbs up on the reply: stored against the reply's message id
+        page.locator('#chat button[aria-label="Like"]').last.click()
+        page.wait_for_function(
+            "() => document.querySelector('#status').innerText.includes('Thanks for the feedback')",
+            timeout=60_000)
+        feedback = [(f.kind, f.target) for f in running_app.store.feedback(sid)]
+        assert ("message_up", str(stored[1].id)) in feedback
+
+        shot = tmp_path / "chat.png"
+        page.screenshot(path=str(shot), full_page=True)
+        width, height = _png_size(shot)
+        assert shot.stat().st_size > 10_000 and width >= 1280 and height >= 600
+
+        # a reload brings the conversation and the card's feedback back (BrowserState + session store)
+        page.reload()
+        page.wait_for_selector("#card-0 .rb-badge-like", timeout=60_000)
+        assert MESSAGE in page.inner_text('#chat [data-testid="user"]')
+
+        assert outside == [], f"the page tried to reach the internet: {outside}"
+    finally:
+        context.close()
