@@ -3,6 +3,10 @@
 A message is handled under the session's lock (two messages to one session queue, they never
 interleave). The user's message is stored before the turn runs, the reply and the new state after it,
 so a crash mid-turn loses only the reply being written, never earlier messages or feedback.
+
+Privacy: what is stored is redacted (:func:`bot.privacy.redact`: emails, phone numbers, cards, IBANs):
+the user's message, the reply, and the state's free-text fields. The engine sees the original text of
+the current turn only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.engine import ConversationEngine, FeedbackKind, TurnEvent, TurnResult
+from bot.privacy import personal_data, redact, redact_all
 from bot.sessions import Session, SessionStore
 
 
@@ -32,13 +37,16 @@ class ChatService:
 
     def stream(self, session_id: str, text: str, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
         """Run one turn; yields the engine's events. Raises SessionNotFound for an unknown id."""
+        # lone surrogates ("\ud800" is valid JSON) cannot be stored as UTF-8: replace them
+        text = text.encode("utf-8", "replace").decode("utf-8")
         with self._lock(session_id):
             session = self.store.get(session_id)
-            self.store.add_message(session_id, "user", text)
+            self.store.add_message(session_id, "user", redact(text))
+            pii = personal_data(text)  # echoes of it in the reply are scrubbed too
             state = session.state
             for event in self.engine.stream_turn(state, text, cancel):
                 if event.kind == "done" and event.result is not None:
-                    self._finish(session_id, event.result, state)
+                    self._finish(session_id, event.result, state, pii)
                 yield event
 
     def send(self, session_id: str, text: str, cancel: threading.Event | None = None) -> TurnResult:
@@ -49,11 +57,13 @@ class ChatService:
         assert result is not None
         return result
 
-    def _finish(self, session_id: str, result: TurnResult, state) -> None:  # noqa: ANN001
-        self.store.add_message(session_id, "assistant", result.text, {
+    def _finish(self, session_id: str, result: TurnResult, state, pii: list[str]) -> None:  # noqa: ANN001
+        self.store.add_message(session_id, "assistant", redact(result.text, pii), {
             "action": result.action, "recommendations": [r.to_dict() for r in result.recommendations],
             "cancelled": result.cancelled, "degraded": result.degraded,
         })
+        state.wishes = redact_all(state.wishes, pii)
+        state.asked_questions = redact_all(state.asked_questions, pii)
         self.store.save_state(session_id, state)
 
     def feedback(self, session_id: str, kind: FeedbackKind, item_id: str) -> None:

@@ -271,7 +271,8 @@ class ConversationEngine:
             raw = self.llm.complete(messages, GenerationConfig(max_tokens=200, temperature=0.0, json_schema=schema), cancel)
             return merge_llm_output(u, raw, self.understander.vocab, state)
         except (LLMError, ValueError) as exc:
-            log.info("LLM understanding skipped: %s", exc)
+            log.info("LLM understanding skipped (%s)", type(exc).__name__)
+            log.debug("LLM understanding skipped: %s", exc)  # may quote the user's words
             u.llm_error = str(exc)
             return u
 

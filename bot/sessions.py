@@ -86,6 +86,28 @@ class SessionStore(ABC):
     @abstractmethod
     def list_sessions(self, limit: int = 100) -> list[str]: ...
 
+    def export(self, session_id: str) -> dict[str, Any]:
+        """Everything stored about one session as plain JSON-able data (a data-subject access request):
+        ``{session_id, catalogue, created, updated, meta, state, messages, feedback}``.
+        Raises SessionNotFound."""
+        session = self.get(session_id)
+        return {
+            "session_id": session.id,
+            "catalogue": session.catalogue,
+            "created": session.created,
+            "updated": session.updated,
+            "meta": session.meta,
+            "state": session.state.model_dump(mode="json"),
+            "messages": [
+                {"id": m.id, "role": m.role, "text": m.text, "created": m.created, "data": m.data}
+                for m in self.messages(session_id)
+            ],
+            "feedback": [
+                {"id": f.id, "kind": f.kind, "target": f.target, "created": f.created}
+                for f in self.feedback(session_id)
+            ],
+        }
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (

@@ -628,7 +628,7 @@ class Understander:
         if lo is None and hi is None:
             return spans, None
         if lo is not None and hi is not None and lo > hi:
-            log.info("contradictory year constraints in %r: %s > %s; ignored", text, lo, hi)
+            log.debug("contradictory year constraints in %r: %s > %s; ignored", text, lo, hi)
             return spans, None
         return spans, Range(float(lo) if lo is not None else None, float(hi) if hi is not None else None)
 
@@ -986,7 +986,8 @@ def merge_llm_output(understanding: Understanding, data: dict[str, Any] | str, v
         raw = parse_llm_json(data) if isinstance(data, str) else data
         prefs = LLMPreferences.model_validate(raw)
     except (ValueError, ValidationError) as exc:
-        log.warning("ignoring invalid LLM understanding output: %s", exc)
+        log.warning("ignoring invalid LLM understanding output (%s)", type(exc).__name__)
+        log.debug("invalid LLM understanding output: %s", exc)  # may quote the user's words
         u.llm_error = str(exc)[:500]
         return u
     u.llm_used = True

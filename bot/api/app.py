@@ -9,6 +9,7 @@ Routes (all under ``/v1`` need the API key when keys are configured; see :mod:`b
 
     POST   /v1/sessions                      -> {session_id}
     GET    /v1/sessions/{id}                 -> state, messages, feedback
+    GET    /v1/sessions/{id}/export          -> everything stored about the session (JSON download)
     DELETE /v1/sessions/{id}                 -> every row of the session removed
     POST   /v1/sessions/{id}/messages        -> reply + recommendations (?stream=true or
                                                 Accept: text/event-stream -> SSE: recommendations, text, done)
@@ -313,6 +314,22 @@ def _add_session_routes(app: FastAPI) -> None:
             )
 
         return await run_in_threadpool(read)
+
+    @app.get(
+        "/v1/sessions/{session_id}/export",
+        tags=tags,
+        summary="Everything stored about a conversation, as JSON (state, messages, feedback)",
+        responses={
+            200: {"description": "session_id, catalogue, created, updated, meta, state, messages, feedback"},
+            **error_responses(401, 404, 429, 503),
+        },
+    )
+    async def export_session(session_id: SessionId, rt: RuntimeDep, principal: PrincipalDep) -> JSONResponse:
+        service, _ = await run_in_threadpool(rt.session, principal, session_id)
+        data = await run_in_threadpool(service.store.export, session_id)
+        return JSONResponse(
+            data, headers={"content-disposition": f'attachment; filename="session-{session_id}.json"'}
+        )
 
     @app.delete(
         "/v1/sessions/{session_id}",
