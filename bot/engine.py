@@ -210,7 +210,9 @@ class ConversationEngine:
                     yield TurnEvent("text", text=piece)
             except LLMError as exc:
                 log.warning("LLM failed during a %s turn: %s", action.kind, exc)
-                degraded = f"the language model is unavailable ({exc})"
+                # shown to API clients: the reason's kind, never the backend's address or internals
+                degraded = "the language model is unavailable" + (
+                    " (it timed out)" if "timed out" in str(exc).casefold() else "")
             dropped += grounded.report.dropped
             cancelled = bool(cancel and cancel.is_set())
             if segment.fallback and not cancelled and not seg_parts:

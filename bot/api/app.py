@@ -28,6 +28,7 @@ The hook may use ``app.state.recbot`` (:class:`bot.api.runtime.Runtime`): ``wait
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -58,6 +59,7 @@ from bot.api.models import (
     SessionCreated,
     SessionDetail,
     error_responses,
+    sse_event_schema,
 )
 from bot.api.runtime import PrincipalDep, Runtime, RuntimeDep
 from bot.api.security import ApiConfig, BodySizeLimitMiddleware
@@ -146,9 +148,23 @@ def create_app(
     _add_health_routes(app)
     _add_session_routes(app)
     app.include_router(openai_compat.router)
+    _document_limits(app, config)
     if mount_ui is not None:
         mount_ui(app)
     return app
+
+
+def _document_limits(app: FastAPI, config: ApiConfig) -> None:
+    """Write the configured message length limit into the OpenAPI document (longer texts get 422)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            text = build()["components"]["schemas"]["MessageRequest"]["properties"]["text"]
+            text["maxLength"] = config.max_text_chars
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 UI_ENV = "RECBOT_SERVE_UI"  # "1": mount the Gradio page at /ui (set by `recbot serve` unless --no-ui)
@@ -193,7 +209,8 @@ def _add_health_routes(app: FastAPI) -> None:
         "/readyz",
         response_model=Readiness,
         tags=["health"],
-        summary="Readiness: indexes opened and the LLM loaded (503 until then)",
+        summary="Readiness: indexes opened and the LLM loaded (503 until then); 'degraded' while a "
+        "Chroma server does not answer (the in-memory index answers instead)",
         responses={503: {"model": Readiness, "description": "loading, or failed to start"}},
     )
     async def readyz(request: Request) -> Any:
@@ -212,7 +229,30 @@ def _add_health_routes(app: FastAPI) -> None:
                 ).model_dump(),
                 503,
             )
+        http_store = getattr(getattr(rt.settings, "store", None), "mode", None) == "http"
+        if http_store and (problems := await _store_problems(rt.services())):
+            return Readiness(status="degraded", catalogues=cats, error="; ".join(problems))
         return Readiness(status="ready", catalogues=cats)
+
+
+STORE_CHECK_TIMEOUT_S = 3.0
+
+
+async def _store_problems(services: Mapping[str, ChatService]) -> list[str]:
+    """Catalogues whose Chroma collection does not answer (http mode: a server that may go away)."""
+    problems = []
+    for name, service in services.items():
+        snapshot = getattr(service.engine.catalogue, "snapshot", None)
+        if snapshot is None:
+            continue
+        try:
+            await asyncio.wait_for(run_in_threadpool(snapshot.collection.count), STORE_CHECK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 -- any failure of the store is what this reports
+            reason = "no answer" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+            problems.append(
+                f"{name}: the vector store does not answer ({reason}); using the in-memory index"
+            )
+    return problems
 
 
 # --------------------------------------------------------------------------------------------- sessions
@@ -262,7 +302,7 @@ def _add_session_routes(app: FastAPI) -> None:
         status_code=201,
         tags=tags,
         summary="Start a conversation",
-        responses=error_responses(401, 404, 413, 422, 429, 503),
+        responses=error_responses(400, 401, 404, 413, 422, 429, 503),
     )
     async def create_session(
         rt: RuntimeDep, principal: PrincipalDep, body: CreateSessionRequest | None = None
@@ -355,7 +395,12 @@ def _add_session_routes(app: FastAPI) -> None:
             200: {
                 "description": "the reply; with ?stream=true or Accept: text/event-stream, SSE events "
                 "`recommendations`, `text` (repeated) and `done` (the reply as in JSON)",
-                "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE}},
+                "content": {
+                    "text/event-stream": {
+                        "schema": sse_event_schema(["recommendations", "text", "done", "error"]),
+                        "example": _SSE_EXAMPLE,
+                    }
+                },
             },
             **error_responses(400, 401, 404, 413, 422, 429, 503),
         },

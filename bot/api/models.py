@@ -171,8 +171,18 @@ class Deleted(BaseModel):
 # --------------------------------------------------------------------------------------------- messages
 
 
+# The characters str.strip() removes: a message made only of them is empty (422 empty_text). The
+# document states the rule as a pattern (a match = one character that is not blank); the server
+# checks it with str.strip(), and tests/robustness/test_schemathesis.py keeps the two in agreement.
+BLANK_CHARS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NON_BLANK = f"[^{BLANK_CHARS}]"
+
+
 class MessageRequest(BaseModel):
-    text: str = Field(description="what the person wrote (length limited by the server's max_text_chars)")
+    text: str = Field(
+        description="what the person wrote: not blank; at most the server's max_text_chars characters",
+        json_schema_extra={"pattern": NON_BLANK},
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -258,6 +268,21 @@ class FeedbackAck(BaseModel):
     seen_ids: list[str]
 
 
+def sse_event_schema(events: list[str] | None = None) -> dict[str, Any]:
+    """The OpenAPI ``schema`` of a ``text/event-stream`` response: it describes one event (OpenAPI
+    3.1 has no stream semantics; this is how tools such as schemathesis read it). ``data`` is text,
+    JSON in recbot's streams; ``events`` are the event names sent (None: events have no name)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"data": {"type": "string", "description": "the event's payload (JSON)"}},
+        "required": ["data"],
+    }
+    if events:
+        schema["properties"]["event"] = {"type": "string", "enum": list(events)}
+        schema["required"].append("event")
+    return schema
+
+
 # ------------------------------------------------------------------------------------------- health
 
 
@@ -271,7 +296,10 @@ class CatalogueStatus(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "loading", "failed"]
+    """``degraded``: serving, with a fallback (a Chroma server that does not answer: the in-memory
+    index answers instead); ``error`` says what is wrong."""
+
+    status: Literal["ready", "degraded", "loading", "failed"]
     catalogues: dict[str, CatalogueStatus] = Field(default_factory=dict)
     error: str | None = None
 

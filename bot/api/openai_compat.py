@@ -46,6 +46,7 @@ from bot.api.models import (
     ModelOut,
     RecommendationOut,
     error_responses,
+    sse_event_schema,
 )
 from bot.api.runtime import PrincipalDep, Runtime, RuntimeDep
 from bot.api.security import Principal
@@ -185,7 +186,7 @@ _STREAM_EXAMPLE = (
     responses={
         200: {
             "description": "a chat.completion, or with stream=true chat.completion.chunk events",
-            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _STREAM_EXAMPLE}},
+            "content": {"text/event-stream": {"schema": sse_event_schema(), "example": _STREAM_EXAMPLE}},
         },
         **error_responses(400, 401, 404, 409, 413, 422, 429, 503),
     },

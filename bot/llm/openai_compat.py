@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -34,7 +35,9 @@ class OpenAICompatLLM(LLM):
 
     ``base_url`` ends in ``/v1`` (e.g. ``http://127.0.0.1:8080/v1``); ``model`` is the name the server
     knows the model by. ``timeout_s`` bounds connecting and the wait for each streamed chunk, so a
-    server that stalls mid-answer raises :class:`LLMError` instead of hanging.
+    server that stalls mid-answer raises :class:`LLMError` instead of hanging. Keep-alive comments
+    (``: ping``, sent by sse-starlette servers such as llama-cpp-python's) do not count as data: a
+    server that sends only those for longer than ``timeout_s`` has stalled too.
     """
 
     supports_json_schema = True
@@ -142,9 +145,18 @@ class OpenAICompatLLM(LLM):
         return self._client.send(request, stream=True)
 
     def _pieces(self, response: httpx.Response) -> Iterator[str]:
+        last_data = time.monotonic()
         for line in response.iter_lines():
             if not line.startswith("data:"):
-                continue  # blank separators, ": ping" comments, "event:" lines
+                # blank separators, ": ping" comments, "event:" lines: they keep the socket busy, so
+                # httpx's read timeout never fires; the time since the last data line is bounded here
+                if time.monotonic() - last_data > self.timeout_s:
+                    raise LLMError(
+                        f"{self.url} timed out after {self.timeout_s} s (the server sent only keep-alive "
+                        "comments, no data)"
+                    )
+                continue
+            last_data = time.monotonic()
             data = line[5:].strip()
             if data == "[DONE]":
                 return

@@ -1,7 +1,9 @@
-"""A real `recbot serve` (uvicorn subprocess on loopback): survives SIGKILL, and ChatOpenAI talks to it."""
+"""A real `recbot serve` (uvicorn subprocess on loopback): survives SIGKILL mid-turn, and ChatOpenAI
+talks to it."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,42 +21,74 @@ pytestmark = pytest.mark.slow
 
 KEY = "sk-recbot-test-key"
 WISH = "I want a funny comedy from the 90s"
+MORE = "more comedies from the 90s please"
 
 
-def test_sessions_messages_and_feedback_survive_a_killed_server(pristine_data: Path, tmp_path: Path):
+def test_sessions_messages_and_feedback_survive_a_server_killed_mid_turn(pristine_data: Path, tmp_path: Path):
+    """SIGKILL while a streamed reply is being written: the database is intact, every earlier
+    session, message and feedback reads back the same after a restart, and the interrupted turn
+    leaves only its user message (no half reply, no half-updated state): the session goes on."""
     data = data_dir_copy(pristine_data, tmp_path / "data")
     port = free_port()
     server = Server(data, port, tmp_path / "server.log").start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as http:
-            sid = http.post("/v1/sessions", json={"meta": {"ticket": "CS-7"}}).json()["session_id"]
-            reply = http.post(f"/v1/sessions/{sid}/messages", json={"text": WISH}).json()
-            liked = reply["recommendations"][0]["id"]
-            assert (
-                http.post(f"/v1/sessions/{sid}/feedback", json={"item_id": liked, "kind": "like"}).status_code
-                == 200
-            )
-            before = http.get(f"/v1/sessions/{sid}").json()
+            sids, replies = [], []
+            for n in range(2):
+                sid = http.post("/v1/sessions", json={"meta": {"ticket": f"CS-{n}"}}).json()["session_id"]
+                reply = http.post(f"/v1/sessions/{sid}/messages", json={"text": WISH}).json()
+                liked = reply["recommendations"][0]["id"]
+                fb = http.post(f"/v1/sessions/{sid}/feedback", json={"item_id": liked, "kind": "like"})
+                assert fb.status_code == 200
+                sids.append(sid)
+                replies.append(reply)
+            before = {sid: http.get(f"/v1/sessions/{sid}").json() for sid in sids}
+            seen: list[str] = []
+            url = f"/v1/sessions/{sids[0]}/messages?stream=true"
+            with http.stream("POST", url, json={"text": MORE}) as r:
+                for line in r.iter_lines():
+                    seen.append(line)
+                    if line.startswith("event: text"):  # the model is writing the reply: crash now
+                        server.kill()
+                        break
     finally:
         server.kill()
     assert server.proc.returncode == -9
+    assert "event: text" in seen and "event: done" not in seen  # killed mid-turn, not after it
+
+    con = sqlite3.connect(data / "sessions.sqlite")  # what the crash left on disk
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        stored = dict(con.execute("SELECT session_id, COUNT(*) FROM messages GROUP BY session_id"))
+        feedback = dict(con.execute("SELECT session_id, COUNT(*) FROM feedback GROUP BY session_id"))
+    finally:
+        con.close()
+    assert stored == {sids[0]: 3, sids[1]: 2} and feedback == {sids[0]: 1, sids[1]: 1}
 
     server = Server(data, port, tmp_path / "server.log").start()  # same data dir, same port
     try:
         with httpx.Client(base_url=server.url, timeout=120) as http:
-            after = http.get(f"/v1/sessions/{sid}").json()
-            assert after == before
-            assert [m["role"] for m in after["messages"]] == ["user", "assistant"]
-            assert after["messages"][1]["text"] == reply["text"]
-            assert [(f["kind"], f["item_id"]) for f in after["feedback"]] == [("like", liked)]
-            assert after["state"]["liked_ids"] == [liked] and after["meta"] == {"ticket": "CS-7"}
-            # the conversation goes on where it stopped
-            more = http.post(
-                f"/v1/sessions/{sid}/messages", json={"text": "more comedies from the 90s please"}
-            ).json()
-            shown = {r["id"] for r in reply["recommendations"]}
+            after = {sid: http.get(f"/v1/sessions/{sid}").json() for sid in sids}
+            assert after[sids[1]] == before[sids[1]]
+            hit, was = after[sids[0]], before[sids[0]]
+            for key in ("session_id", "created", "meta", "state", "feedback"):
+                assert hit[key] == was[key], key
+            assert hit["messages"][:2] == was["messages"]
+            assert [(m["role"], m["text"]) for m in hit["messages"][2:]] == [("user", MORE)]
+            for sid, reply, detail in zip(sids, replies, after.values(), strict=True):
+                assert detail["messages"][1]["text"] == reply["text"]
+                liked = reply["recommendations"][0]["id"]
+                assert [(f["kind"], f["item_id"]) for f in detail["feedback"]] == [("like", liked)]
+                assert detail["state"]["liked_ids"] == [liked] and detail["state"]["turn"] == 1
+            assert hit["meta"] == {"ticket": "CS-0"}
+            # the interrupted session goes on where it stopped
+            more = http.post(f"/v1/sessions/{sids[0]}/messages", json={"text": MORE}).json()
+            shown = {r["id"] for r in replies[0]["recommendations"]}
             assert more["recommendations"] and not {r["id"] for r in more["recommendations"]} & shown
-            assert http.get(f"/v1/sessions/{sid}").json()["state"]["turn"] == 2
+            final = http.get(f"/v1/sessions/{sids[0]}").json()
+            assert final["state"]["turn"] == 2
+            roles = [m["role"] for m in final["messages"]]
+            assert roles == ["user", "assistant", "user", "user", "assistant"]
     finally:
         server.stop()
 
