@@ -56,7 +56,13 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
 def retriever(settings: Settings, name: str) -> Retriever:
     """A retriever over the active generation of catalogue ``name`` (it must be ingested)."""
     snapshot = catalogue_index(settings, name).open()
-    return Retriever(snapshot, embedder(settings), retrieval_config(settings))
+    emb = embedder(settings)
+    reranker = None
+    if settings.retrieval.rerank == "auto":
+        from retrieval.rerank import load_reranker
+
+        reranker = load_reranker(settings.cache_dir, name, snapshot.table, emb)
+    return Retriever(snapshot, emb, retrieval_config(settings), reranker=reranker)
 
 
 # what the catalogue's items are called in prompts; catalogues not listed are about movies

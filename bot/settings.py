@@ -46,6 +46,9 @@ class RetrievalSettings(BaseModel):
     candidates: int = 100  # dense and lexical depth before fusion
     mmr_lambda: float = 0.8  # 1.0 = pure relevance
     rrf_k: int = 60
+    # "auto": use the learned reranker trained for this catalogue (`recbot train-reranker`) when one
+    # matches its content; "off": never
+    rerank: Literal["auto", "off"] = "auto"
 
 
 class LLMSettings(BaseModel):

@@ -964,6 +964,9 @@ def _grounded(phrase: str, message: str, threshold: float = 85.0) -> bool:
     return fuzz.partial_ratio(p, m) >= threshold and len(p) >= 4
 
 
+_TITLE_YEAR = re.compile(r"\(\s*(?:18|19|20)\d\d\s*\)")
+
+
 def merge_llm_output(understanding: Understanding, data: dict[str, Any] | str, vocab: Vocabulary,
                      state: SessionState | None = None) -> Understanding:
     """A copy of ``understanding`` with what the LLM found that resolves to the catalogue.
@@ -1039,7 +1042,11 @@ def merge_llm_output(understanding: Understanding, data: dict[str, Any] | str, v
 
     if u.year is None:
         lo, hi = prefs.year_min, prefs.year_max
-        ok = all(v is None or _MIN_YEAR <= v <= _MAX_YEAR for v in (lo, hi))
+        # "like The Babadook (2014)" names a film, not a wish for films from 2014 on: a year the message
+        # gives only in parentheses after a title is no year preference (small models copy it anyway)
+        without_title_years = _TITLE_YEAR.sub(" ", text)
+        ok = all(v is None or (_MIN_YEAR <= v <= _MAX_YEAR
+                               and not (str(v) in text and str(v) not in without_title_years)) for v in (lo, hi))
         if ok and (lo is not None or hi is not None) and (lo is None or hi is None or lo <= hi):
             u.year = Range(float(lo) if lo is not None else None, float(hi) if hi is not None else None)
 

@@ -217,7 +217,9 @@ def exclusions_for_turn(turn: RedialTurn, view: View) -> tuple[str, ...]:
     raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object raises
+    :class:`RedialFormatError` naming the file and line."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -251,7 +253,7 @@ def read_turns(
     path = Path(path)
     turns: list[RedialTurn] = []
     skipped = 0
-    for lineno, row in _iter_jsonl(path):
+    for lineno, row in iter_jsonl(path):
         where = f"{path} line {lineno}"
         dialog_id = str(_require(row, "dialog_id", (str, int), where))
         turn_id = _require(row, "turn_id", int, where)
@@ -431,7 +433,7 @@ def read_dialogues(path: str | Path, catalogue: RedialCatalogue | None = None) -
     """
     path = Path(path)
     dialogues: list[RedialDialogue] = []
-    for lineno, row in _iter_jsonl(path):
+    for lineno, row in iter_jsonl(path):
         where = f"{path} line {lineno}"
         dialog_id = str(_require(row, "conversationId", (str, int), where))
         seeker = _require(row, "initiatorWorkerId", int, where)

@@ -329,6 +329,19 @@ def test_merge_rejects_invalid_output(parser: Understander, vocab: Vocabulary):
     assert implausible.year is None
 
 
+def test_merge_ignores_a_year_copied_from_a_title(parser: Understander, vocab: Vocabulary):
+    # what small models answer for ReDial messages: the film's year read as "films from then on"
+    text = "I loved The Babadook (2014), anything like that?"
+    base = parse(parser, text)
+    assert base.year is None
+    assert merge_llm_output(base, {"year_min": 2014}, vocab).year is None
+    assert merge_llm_output(base, {"year_min": 2014, "year_max": 2014}, vocab).year is None
+    # a year said as a year still counts, also next to a title with its own
+    base = parse(parser, "I loved The Babadook (2014); 1990 or newer please")
+    assert base.year is None  # the rules miss this phrasing; the LLM's reading is kept
+    assert merge_llm_output(base, {"year_min": 1990}, vocab).year == Range(1990, None)
+
+
 def test_merge_uses_llm_intent_and_about_title(parser: Understander, vocab: Vocabulary):
     base = parse(parser, "tell me more about the babadook")
     assert base.intent == "ask_about" and base.about_id == "babadook"

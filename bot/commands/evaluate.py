@@ -1,0 +1,272 @@
+"""`recbot eval redial|templates|simulate` and `recbot train-reranker`: the ReDial benchmark, the
+prompt-template A/B and the user simulator, and the reranker the benchmark trains."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EVAL_HELP = """\
+Score recommenders on ReDial recommender turns: each system ranks the whole catalogue for every turn,
+and each item the human recommender suggested is scored separately (Recall@1/10/50, NDCG@10, MRR) in
+two views: 'all' (every rec item; comparable to published CRS tables) and 'new-only' (items already
+mentioned are dropped from the truth and excluded from the ranking). The catalogue is ingested as the
+index 'redial' first (a no-op when unchanged). Writes result.json, report.md, report.html and a
+Recall@k plot.
+
+systems: popularity (in-sample reference), bm25, dense (last two utterances vs item texts), recbot
+(understanding -> session state -> retrieval), recbot+rerank (needs `recbot train-reranker` first;
+training dialogues are scored out-of-fold).
+
+examples:
+  recbot eval redial --turns ../shared/data/redial/valid_turns.jsonl \\
+                     --catalogue ../shared/data/redial/id2info.json
+  recbot eval redial --turns T.jsonl --catalogue id2info.json --systems recbot --llm --limit 50
+"""
+
+TRAIN_HELP = """\
+Train the learned reranker on ReDial turns: features of each candidate (retrieval scores, similarity
+to liked items, genre/people match, year, how often people recommended it, co-recommendation with the
+items mentioned) scored by gradient-boosted trees. Cross-validated by dialogue; prints the out-of-fold
+numbers and caches the model under the data dir, named by the catalogue fingerprint and feature
+version, where `recbot eval redial` (and the retriever wiring) find it.
+
+example:
+  recbot train-reranker --turns ../shared/data/redial/valid_turns.jsonl \\
+                        --catalogue ../shared/data/redial/id2info.json
+"""
+
+
+TEMPLATES_HELP = """\
+Compare two prompt-template versions A and B for prompt engineers. For each version: the user simulator
+plays the same ReDial seekers against the real engine (success@k within N turns, turns to success,
+target recall), and the first ReDial recommender turns are scored with every seeker utterance read by
+the LLM (Recall@1/10/50, NDCG@10, MRR in the 'all' and 'new-only' views). Prints A, B, B - A and a 95%
+paired bootstrap interval of B - A (resampling dialogues or turns; an interval containing 0 means no
+detectable difference), and writes result.json, report.md and the transcripts into --out.
+
+A template version is a prompt set name (default, customer_service, or one saved by the prompt lab) or
+a directory of template files (NAME.yaml; what it lacks comes from default). The report lists which
+templates differ: only `understand` moves the ReDial-turn numbers; `system`/`elicit` word the questions
+the simulated seeker reads; explanation templates never change the cards.
+
+Identical LLM requests are answered once (A and B share what they share). Measured on 2 busy CPU cores
+with the default Qwen2.5-0.5B: 12 minutes for default vs customer_service (same `understand`: B's ReDial
+turns are replayed), 17 minutes when `understand` differs; almost all of it is the ReDial turns' LLM
+calls (--turns-limit). --model smollm2-135m is a quick check.
+
+examples:
+  recbot eval templates default customer_service
+  recbot eval templates default ./my_prompts --dialogues 10 --turns-limit 20 --model smollm2-135m
+"""
+
+SIMULATE_HELP = """\
+Play ReDial seekers against the bot and score whole conversations. Each simulated seeker comes from one
+raw ReDial dialogue: its targets are the movies the human recommender suggested and it liked; it opens
+with movies and genres it liked, answers the bot's questions from those facts (never naming a target),
+and reacts to recommendations (Like on a target = success; Seen / Dislike on cards it knew; otherwise
+"something else" plus one more preference). Phrasings come from eval/simulator_phrases.yaml, chosen
+with --seed. Reports success@1 and success@k within --max-turns bot turns, turns to success and target
+recall, with 95% bootstrap intervals over dialogues; writes result.json, report.md and
+conversations.jsonl (the transcripts) into --out.
+
+examples:
+  recbot eval simulate
+  recbot eval simulate --templates customer_service --dialogues 10 --max-turns 4 --model smollm2-135m
+"""
+
+REDIAL_DIR = "../shared/data/redial"
+
+# the names of eval.systems.SYSTEMS, kept here so that `recbot --help` does not import the models' code
+# (tests/eval/test_redial_runner.py checks that both agree)
+SYSTEMS = ("popularity", "bm25", "dense", "recbot", "recbot+rerank")
+
+
+def _systems(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [n for n in names if n not in SYSTEMS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"choose systems from {', '.join(SYSTEMS)} (comma-separated)")
+    return names
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _simulator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dialogues-file", default=f"{REDIAL_DIR}/valid_dialogues_raw.jsonl",
+                   help="raw ReDial dialogues the seekers come from (default: %(default)s)")
+    p.add_argument("--catalogue", default=f"{REDIAL_DIR}/id2info.json",
+                   help="the ReDial id2info.json, ingested as the index 'redial' (default: %(default)s)")
+    p.add_argument("--dialogues", type=_positive, default=30,
+                   help="simulate the first N dialogues that have a target in the catalogue (default 30)")
+    p.add_argument("--max-turns", type=_positive, default=5, help="bot turns per conversation (default 5)")
+    p.add_argument("--k", type=_positive, default=3, help="recommendation cards per bot turn (default 3)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="phrasing, LLM sampling and bootstrap seed (default 0)")
+    p.add_argument("--understanding", choices=("auto", "always", "never"), default="auto",
+                   help="LLM understanding of the seeker's messages: auto (as the product: only when the "
+                        "rules find nothing; default), always, never")
+    p.add_argument("--explanations", action="store_true",
+                   help="also generate the explanation text under the cards (slower; cards are the same)")
+    p.add_argument("--model", help="LLM to use instead of the configured one (e.g. smollm2-135m)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="benchmarks that score recommendations (ReDial, simulator, A/B)")
+    kinds = ev.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    r = kinds.add_parser("redial", help="Recall@k / NDCG / MRR on ReDial recommender turns",
+                         description=EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--turns", required=True, help="a ReDial turns file (JSONL: context, entity, rec, ...)")
+    r.add_argument("--catalogue", required=True, help="the ReDial id2info.json")
+    r.add_argument("--systems", type=_systems, default=list(SYSTEMS),
+                   help=f"comma-separated (default: all of {','.join(SYSTEMS)})")
+    r.add_argument("--train-turns", help="turns the popularity baseline is fitted on (default: the scored "
+                   "file, in-sample); score a held-out split with the dev file here")
+    r.add_argument("--limit", type=_positive, help="only the first N turns (e.g. with --llm)")
+    r.add_argument("--out", help="report directory (default: reports/redial-<date>)")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--llm", dest="llm", action="store_true",
+                   help="also read every seeker utterance with the configured LLM (slow)")
+    g.add_argument("--no-llm", dest="llm", action="store_false", help="deterministic understanding (default)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_eval_redial, llm=False)
+
+    a = kinds.add_parser("templates", help="A/B of two prompt-template versions (simulator + ReDial turns)",
+                         description=TEMPLATES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("a", metavar="A", help="template version A: a prompt set name or a directory of templates")
+    a.add_argument("b", metavar="B", help="template version B (same forms)")
+    _simulator_options(a)
+    a.add_argument("--turns", default=f"{REDIAL_DIR}/valid_turns.jsonl",
+                   help="ReDial turns file (default: %(default)s)")
+    a.add_argument("--turns-limit", type=_non_negative, default=40,
+                   help="score the first N ReDial turns with LLM understanding (default 40; 0 skips them)")
+    a.add_argument("--bootstrap", type=_positive, default=2000, help="bootstrap resamples (default 2000)")
+    a.add_argument("--no-replay", dest="replay", action="store_false",
+                   help="call the LLM again for requests already answered (slower; checks determinism)")
+    a.add_argument("--out", help="report directory (default: reports/templates-<date>)")
+    a.set_defaults(func=cmd_eval_templates)
+
+    s = kinds.add_parser("simulate", help="score whole conversations with a simulated ReDial seeker",
+                         description=SIMULATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--templates", help="template version: a prompt set name or a directory "
+                                       "(default: the configured prompt_set)")
+    _simulator_options(s)
+    s.add_argument("--bootstrap", type=_positive, default=2000, help="bootstrap resamples (default 2000)")
+    s.add_argument("--out", help="report directory (default: reports/simulate-<date>)")
+    s.set_defaults(func=cmd_eval_simulate)
+
+    t = sub.add_parser("train-reranker", help="train the learned reranker on ReDial turns (cross-validated)",
+                       description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--turns", required=True, help="the ReDial turns to train on (JSONL)")
+    t.add_argument("--catalogue", required=True, help="the ReDial id2info.json")
+    t.add_argument("--folds", type=_positive, default=5, help="cross-validation folds, by dialogue (default 5)")
+    t.add_argument("--limit", type=_positive, help="only the first N turns")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(func=cmd_train_reranker)
+
+
+def cmd_eval_redial(args: argparse.Namespace) -> int:
+    from eval.redial import RedialFormatError
+    from eval.redial_runner import RunnerError, print_results, run
+    from retrieval.errors import CatalogueError
+    from retrieval.index import IndexUnavailable
+
+    try:
+        output = run(args.turns, args.catalogue, args.systems, limit=args.limit, out_dir=args.out, llm=args.llm,
+                     train_turns_path=args.train_turns,
+                     progress=not args.quiet)
+    except (RunnerError, RedialFormatError, CatalogueError, IndexUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_results(output)
+    return 0
+
+
+def cmd_train_reranker(args: argparse.Namespace) -> int:
+    from eval.redial import RedialFormatError
+    from eval.train_reranker import train
+    from retrieval.errors import CatalogueError
+    from retrieval.index import IndexUnavailable
+
+    try:
+        report = train(args.turns, args.catalogue, folds=args.folds, limit=args.limit, seed=args.seed,
+                       progress=not args.quiet)
+    except (ValueError, RedialFormatError, CatalogueError, IndexUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def _settings_for(args: argparse.Namespace):
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    if args.model:
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"model": args.model})})
+    return settings
+
+
+def cmd_eval_templates(args: argparse.Namespace) -> int:
+    from bot.llm.base import LLMError
+    from eval.redial import RedialFormatError
+    from eval.simulator import SimulatorError
+    from eval.templates_ab import TemplatesABError, print_result, run
+    from retrieval.errors import CatalogueError
+    from retrieval.index import IndexUnavailable
+
+    try:
+        result = run(args.a, args.b, dialogues_path=args.dialogues_file, turns_path=args.turns,
+                     catalogue_path=args.catalogue, n_dialogues=args.dialogues, max_turns=args.max_turns,
+                     turns_limit=args.turns_limit, k=args.k, seed=args.seed, n_boot=args.bootstrap,
+                     understanding=args.understanding, explanations=args.explanations, replay=args.replay,
+                     settings=_settings_for(args), out_dir=args.out, progress=not args.quiet)
+    except (TemplatesABError, SimulatorError, RedialFormatError, CatalogueError, IndexUnavailable, LLMError,
+            FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_result(result)
+    return 0
+
+
+def cmd_eval_simulate(args: argparse.Namespace) -> int:
+    from bot.llm.base import LLMError
+    from eval.redial import RedialFormatError
+    from eval.simulator import SimulatorError
+    from eval.templates_ab import TemplatesABError, simulate, simulate_table
+    from retrieval.errors import CatalogueError
+    from retrieval.index import IndexUnavailable
+
+    settings = _settings_for(args)
+    try:
+        result = simulate(args.templates or settings.prompt_set, dialogues_path=args.dialogues_file,
+                          catalogue_path=args.catalogue, n_dialogues=args.dialogues, max_turns=args.max_turns,
+                          k=args.k, seed=args.seed, n_boot=args.bootstrap, understanding=args.understanding,
+                          explanations=args.explanations, settings=settings, out_dir=args.out,
+                          progress=not args.quiet)
+    except (TemplatesABError, SimulatorError, RedialFormatError, CatalogueError, IndexUnavailable, LLMError,
+            FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(simulate_table(result))
+    info = result.info
+    print(f"- {info['dialogues']} dialogues, {info['max_turns']} bot turns each, {info['k']} cards a turn; "
+          f"LLM {info['llm']}; {info['minutes']:.1f} min")
+    if result.files:
+        print(f"report: {Path(result.files['report_md']).parent}")
+    return 0
