@@ -11,6 +11,7 @@ made qwen2.5-0.5b decode 2-4x slower in JSON mode (17 ms/token plain; 35-75 ms w
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -54,6 +55,19 @@ class _Loaded:
 
 _models: dict[tuple, _Loaded] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the loaded models while the interpreter is whole: left to ``Llama.__del__`` at shutdown,
+    they print a TypeError traceback (llama-cpp-python 0.3.36)."""
+    with _models_lock:
+        for loaded in _models.values():
+            try:
+                loaded.llama.close()
+            except Exception as exc:  # noqa: BLE001 -- exiting anyway
+                log.debug("closing a llama.cpp model failed: %s", exc)
+        _models.clear()
 
 
 def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, chat_format: str | None) -> _Loaded:
