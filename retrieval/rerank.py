@@ -662,7 +662,13 @@ def artifact_path(cache_dir: Path, catalogue: str, fingerprint: str) -> Path:
 
 
 def find_artifact(cache_dir: Path, catalogue: str, table: ItemTable, embedder_name: str) -> Path | None:
-    """The artifact for this exact catalogue content, embedder and feature version, if trained."""
+    """The artifact for this exact catalogue content, embedder and feature version, if trained.
+
+    Hashing every item costs start-up time, so it is skipped when nothing was ever trained for
+    ``catalogue`` (the usual case for the chat's own catalogues).
+    """
+    if not any(artifact_path(cache_dir, catalogue, "").parent.glob(f"*-f{FEATURE_VERSION}.pkl")):
+        return None
     path = artifact_path(cache_dir, catalogue, catalogue_fingerprint(table, embedder_name))
     return path if path.is_file() else None
 
