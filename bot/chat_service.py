@@ -32,6 +32,17 @@ class ChatService:
         with self._guard:
             return self._locks.setdefault(session_id, threading.Lock())
 
+    def llm_status(self) -> dict[str, Any]:
+        """The chat model's name and state: ``ready``, or ``restarting`` / ``failed`` while a local model
+        server that crashed is started again (turns meanwhile get the degraded grounded reply)."""
+        llm = self.engine.llm
+        health = getattr(llm, "health", None)
+        status: dict[str, Any] = {"name": llm.name, "state": "ready", "detail": None}
+        if health is not None:
+            h = health()
+            status.update(state=h.state, detail=h.last_exit, restarts=h.restarts)
+        return status
+
     def create_session(self, meta: dict[str, Any] | None = None) -> Session:
         return self.store.create(self.catalogue, meta)
 

@@ -22,17 +22,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from bot.claims import ClaimChecker
+from bot.explain import Explainer, Explanation, state_language, stated_numbers
 from bot.grounding import GroundedStream
 from bot.llm.base import LLM, ChatMessage, GenerationConfig, LLMError
 from bot.policy import Action, decide
+from bot.replies import fixed_reply, follow_up, render
 from bot.state import SessionState
-from bot.understand import LLMPreferences, Understander, Understanding, llm_json_schema, merge_llm_output
+from bot.understanding import FeedbackKind, Understander, Understanding, related_ids
+from bot.understanding.llm_step import LLMReader
 from prompts.loader import PromptLibrary
 from retrieval.schema import Candidate, Item, Query
 
 log = logging.getLogger(__name__)
 
-FeedbackKind = Literal["like", "dislike", "seen"]
 
 
 class Catalogue(Protocol):
@@ -59,11 +62,19 @@ class Recommendation:
     why: str
     reasons: list[str]
     score: float
+    people: dict[str, list[str]] = field(default_factory=dict)  # role (director, cast…) -> names
+    plot: str | None = None  # one whole sentence, where the catalogue has a plot
+    language: str = "en"  # of the "why" (the session's language); the page labels the card in it
 
     @classmethod
-    def from_candidate(cls, c: Candidate, max_facts: int = 4) -> Recommendation:
+    def from_candidate(cls, c: Candidate, max_facts: int = 4, explanation: Explanation | None = None) -> Recommendation:
+        """A card; ``explanation`` (from :mod:`bot.explain`) gives its checked "why", people and plot."""
         it = c.item
         facts = dict(list(_telling_facts(it.facts).items())[:max_facts])
+        if explanation is not None:
+            return cls(id=it.id, title=it.title, year=it.year, label=it.label, genres=list(it.genres[:4]),
+                       facts=facts, why=explanation.why, reasons=list(c.reasons), score=round(c.score, 4),
+                       people=explanation.people, plot=explanation.plot, language=explanation.language)
         why = "; ".join(c.reasons[:2]) if c.reasons else "matches what you asked for"
         return cls(id=it.id, title=it.title, year=it.year, label=it.label, genres=list(it.genres[:4]),
                    facts=facts, why=why, reasons=list(c.reasons), score=round(c.score, 4))
@@ -118,6 +129,8 @@ class _Segment:
     title: str = ""
     suffix: str = ""
     fallback: str = ""  # used when the model writes nothing usable
+    text: str = ""  # ready text (checked reasons rendered by bot.explain): no LLM call
+    trusted: bool = False  # ready text made from catalogue facts (bot.replies): not re-checked
 
 
 @dataclass
@@ -128,12 +141,16 @@ class EngineConfig:
     item_noun: str = "movie"
     bot_name: str = "recbot"
     llm_understanding: Literal["auto", "always", "never"] = "auto"
-    explain: Literal["per_item", "list"] = "per_item"
+    # "reasons": checked reasons rendered from templates (bot.explain), no LLM; "per_item" / "list": the
+    # LLM words them (one call per item / one for the list), every sentence claim-checked
+    explain: Literal["reasons", "per_item", "list"] = "reasons"
     max_tokens: int = 220  # list explanations and answers
     item_tokens: int = 50  # one item's explanation
     question_tokens: int = 60
     temperature: float = 0.3
     seed: int | None = None
+    fixed_questions: bool = True  # questions from the ask_fixed template (instant, never repeated), not the LLM
+    follow_up: bool = True  # a short question after recommendations
 
 
 class ConversationEngine:
@@ -145,6 +162,8 @@ class ConversationEngine:
         self.config = config or EngineConfig()
         self.understander = understander or Understander.from_items(list(catalogue.items))
         self.titles = self.understander.vocab.titles
+        self.claims = ClaimChecker(self.titles, self.catalogue.get, self.catalogue.items)
+        self.explainer = Explainer(self.catalogue.get, self.config.item_noun, self.catalogue.items)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -176,9 +195,12 @@ class ConversationEngine:
         allowed: list[str] = []
         if action.kind == "recommend":
             t1 = time.perf_counter()
-            candidates = self.catalogue.retrieve(state.to_query(self.config.k))
+            series = related_ids(self.understander.vocab.items, [*state.liked_ids, *state.shown_ids], state.no_series)
+            candidates = self.catalogue.retrieve(state.to_query(self.config.k, also_exclude=series))
             timings["retrieve_s"] = time.perf_counter() - t1
-            recs = [Recommendation.from_candidate(c) for c in candidates]
+            lang = state_language(state)
+            recs = [Recommendation.from_candidate(c, explanation=self.explainer.explain(c.item, state, lang))
+                    for c in candidates]
             allowed = [r.id for r in recs]
             if recs:
                 state.record_recommendations(allowed)
@@ -194,10 +216,12 @@ class ConversationEngine:
         for segment in self._segments(state, text, action, recs):
             if cancel is not None and cancel.is_set():
                 break
-            grounded = GroundedStream(self.titles, segment.allowed, context)
+            grounded = GroundedStream(self.titles, segment.allowed, context, claims=self.claims,
+                                      stated=stated_numbers(state))
             seg_parts: list[str] = []
             try:
-                for piece in grounded.filter(self.llm.stream(segment.messages, segment.config, cancel)):
+                source = [segment.text] if segment.text else self.llm.stream(segment.messages, segment.config, cancel)
+                for piece in (source if segment.trusted else grounded.filter(source)):
                     if not seg_parts and segment.prefix:
                         piece = segment.prefix + piece.lstrip()
                     elif not seg_parts and segment.label_prefix:
@@ -235,6 +259,13 @@ class ConversationEngine:
             tail = ("\n" if parts else "") + "\n".join(f"- {r.label}: {r.why}." for r in missing)
             parts.append(tail)
             yield TurnEvent("text", text=tail)
+        if action.kind == "recommend" and recs and not cancelled and not degraded and self.config.follow_up:
+            question = follow_up(self.prompts, self.config.prompt_set, state, domain=self.config.domain,
+                                 item_noun=self.config.item_noun)
+            if question:
+                tail = ("" if "".join(parts).endswith("\n") or not parts else "\n") + question
+                parts.append(tail)
+                yield TurnEvent("text", text=tail)
         if not "".join(parts).strip() and not cancelled:
             tail = self._fallback_text(action, state)
             parts.append(tail)
@@ -244,7 +275,7 @@ class ConversationEngine:
         if action.kind == "ask":
             state.record_question(action.slot, reply)
         elif action.kind == "answer":
-            state.record_answer()
+            state.record_answer(action.question)
         elif action.kind == "chitchat":
             state.record_chitchat()
         timings["first_text_s"] = first if first is not None else time.perf_counter() - t0
@@ -257,26 +288,12 @@ class ConversationEngine:
     # -- understanding --------------------------------------------------------------------------
 
     def understand(self, state: SessionState, text: str, cancel: threading.Event | None = None) -> Understanding:
+        """The rules' reading of ``text``, completed by the LLM where they found nothing (see
+        :class:`bot.understanding.llm_step.LLMReader`)."""
         u = self.understander.parse(text, state)
-        mode = self.config.llm_understanding
-        # the LLM is consulted when rules found nothing to hold on to (or always, if configured)
-        found = u.has_preferences() or u.feedback or u.about_id or u.asks_for_recommendation
-        if mode == "never" or (mode == "auto" and (found or len(text.split()) < 4)):
-            return u
-        tpl = self.prompts.get("understand", set=self.config.prompt_set)
-        schema = LLMPreferences.model_json_schema()
-        messages = [ChatMessage(**m) for m in tpl.render(
-            user_message=text, json_schema=llm_json_schema(), genres=sorted(self.understander.vocab.genre_names),
-            last_recommendations=[self.titles.label(i) for i in state.last_recommendations if i in self.titles],
-            domain=self.config.domain)]
-        try:
-            raw = self.llm.complete(messages, GenerationConfig(max_tokens=200, temperature=0.0, json_schema=schema), cancel)
-            return merge_llm_output(u, raw, self.understander.vocab, state)
-        except (LLMError, ValueError) as exc:
-            log.info("LLM understanding skipped (%s)", type(exc).__name__)
-            log.debug("LLM understanding skipped: %s", exc)  # may quote the user's words
-            u.llm_error = str(exc)
-            return u
+        reader = LLMReader(self.llm, self.prompts, self.understander.vocab, prompt_set=self.config.prompt_set,
+                           domain=self.config.domain)
+        return reader.read(u, state, self.config.llm_understanding, cancel)
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -302,6 +319,11 @@ class ConversationEngine:
         def card(r: Recommendation) -> dict[str, Any]:
             return {"label": r.label, "facts": r.facts, "reasons": r.reasons, "genres": r.genres}
 
+        item = self.catalogue.get(action.item_id) if action.item_id else None
+        fixed = fixed_reply(self.prompts, pset, state, action, self.understander.vocab, item, domain=cfg.domain,
+                            item_noun=cfg.item_noun, fixed_questions=cfg.fixed_questions)
+        if fixed:
+            return [_Segment([], gen(1), [action.item_id] if action.item_id else [], text=fixed, trusted=True)]
         if action.kind == "ask":
             body = self.prompts.get("elicit", set=pset).render(
                 slot=action.slot or "genre", user_message=text, known=known,
@@ -309,6 +331,10 @@ class ConversationEngine:
             return [_Segment(msgs(body), gen(cfg.question_tokens), [])]
         if action.kind == "recommend" and recs:
             allowed = [r.id for r in recs]
+            if cfg.explain == "reasons":
+                lang = state_language(state)
+                exps = [self.explainer.explain(it, state, lang) for r in recs if (it := self.catalogue.get(r.id))]
+                return [_Segment([], gen(1), allowed, text=self.explainer.reply(exps, lang))]
             if cfg.explain == "per_item":
                 tpl = self.prompts.get("recommend_item", set=pset)
                 return [
@@ -333,8 +359,11 @@ class ConversationEngine:
 
     def _fallback_text(self, action: Action, state: SessionState) -> str:
         """Plain text when the model produced nothing usable (failed, or every sentence was dropped)."""
+        cfg, lang = self.config, state.language or "en"
         if action.kind == "recommend":
-            return f"I found no {self.config.domain} matching all of that. Could you loosen one of the constraints?"
+            return render(self.prompts, "cant", cfg.prompt_set, language=lang, topic="no_results", domain=cfg.domain)
         if action.kind == "ask":
-            return f"What kind of {self.config.domain} are you in the mood for?"
-        return f"I can help you find {self.config.domain}: tell me what you like."
+            return render(self.prompts, "ask_fixed", cfg.prompt_set, language=lang, slot="genre", domain=cfg.domain,
+                          item_noun=cfg.item_noun)
+        return render(self.prompts, "ask_fixed", cfg.prompt_set, language=lang, slot="greeting", domain=cfg.domain,
+                      item_noun=cfg.item_noun)

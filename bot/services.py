@@ -53,15 +53,39 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
     return RetrievalConfig(candidates=r.candidates, rrf_k=r.rrf_k, mmr_lambda=r.mmr_lambda)
 
 
+_transfer_rankers: dict[str, object] = {}
+
+
+def transfer_ranker(settings: Settings):
+    """The packaged transfer ranker (:mod:`retrieval.transfer`), loaded once per process; ``None`` if absent."""
+    from retrieval.transfer import load_transfer
+
+    emb = embedder(settings)
+    with _lock:
+        if emb.name not in _transfer_rankers:
+            _transfer_rankers[emb.name] = load_transfer(emb)
+        return _transfer_rankers[emb.name]
+
+
+def ranker_for(settings: Settings, name: str, table):
+    """The ranker ``retrieval.rerank="auto"`` picks for catalogue ``name``: the learned reranker trained for
+    this exact catalogue content (``recbot train-reranker``) if there is one, else the packaged transfer
+    ranker (any catalogue); ``None`` with ``rerank="off"``."""
+    if settings.retrieval.rerank != "auto":
+        return None
+    from retrieval.rerank import load_reranker
+
+    return load_reranker(settings.cache_dir, name, table, embedder(settings)) or transfer_ranker(settings)
+
+
 def retriever(settings: Settings, name: str) -> Retriever:
-    """A retriever over the active generation of catalogue ``name`` (it must be ingested)."""
+    """A retriever over the active generation of catalogue ``name`` (it must be ingested).
+
+    ``retriever.ranker_name`` says which ranker orders its results ("learned", "transfer" or "none").
+    """
     snapshot = catalogue_index(settings, name).open()
     emb = embedder(settings)
-    reranker = None
-    if settings.retrieval.rerank == "auto":
-        from retrieval.rerank import load_reranker
-
-        reranker = load_reranker(settings.cache_dir, name, snapshot.table, emb)
+    reranker = ranker_for(settings, name, snapshot.table)
     return Retriever(snapshot, emb, retrieval_config(settings), reranker=reranker)
 
 
@@ -110,10 +134,22 @@ def engine(settings: Settings, name: str | None = None, *, prompt_set: str | Non
     return ConversationEngine(retriever(settings, name), llm(settings), prompt_library(settings), config)
 
 
-def session_store(settings: Settings):
-    from bot.sessions import SQLiteSessionStore
+_session_stores: dict[tuple, object] = {}
 
-    return SQLiteSessionStore(settings.data_dir / "sessions.sqlite")
+
+def session_store(settings: Settings):
+    """The configured session store: SQLite under the data dir, or PostgreSQL (one pool per process)."""
+    from bot.sessions import open_session_store
+
+    s = settings.sessions
+    if s.backend == "sqlite":
+        return open_session_store("sqlite", sqlite_path=settings.data_dir / "sessions.sqlite")
+    key = (s.backend, s.dsn, s.pool_min, s.pool_max)
+    with _lock:
+        if key not in _session_stores:
+            _session_stores[key] = open_session_store(s.backend, dsn=s.dsn, pool_min=s.pool_min,
+                                                      pool_max=s.pool_max, timeout_s=s.timeout_s)
+        return _session_stores[key]
 
 
 def chat_service(settings: Settings, name: str | None = None):

@@ -35,6 +35,18 @@ class StoreSettings(BaseModel):
     port: int = 8000
 
 
+class SessionsSettings(BaseModel):
+    """Where sessions, messages and feedback live: a SQLite file under the data dir (default; one host),
+    or a PostgreSQL database that every replica shares (``dsn``, e.g. ``postgresql://recbot@db:5432/recbot``;
+    the schema is migrated on start)."""
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    dsn: str = ""
+    pool_min: int = 1
+    pool_max: int = 8  # connections per process
+    timeout_s: float = 10.0  # connecting, and waiting for a free pooled connection
+
+
 class EmbeddingSettings(BaseModel):
     """The packaged MiniLM, run by torch or by an int8 ONNX export of it (faster on CPU)."""
 
@@ -53,13 +65,16 @@ class RetrievalSettings(BaseModel):
 
 class LLMSettings(BaseModel):
     backend: Literal["llamacpp", "transformers", "openai"] = "llamacpp"
-    model: str = "qwen2.5-0.5b"  # a packaged model name, a GGUF path, or an HF model path / id
+    # a packaged model name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m), a GGUF path, or an
+    # HF model path / id
+    model: str = "qwen2.5-coder-0.5b"
     base_url: str = "http://127.0.0.1:8080/v1"  # openai backend
     api_key: str = "not-needed"
     max_tokens: int = 256
     temperature: float = 0.3
     n_threads: int | None = None
-    timeout_s: float = 60.0
+    parallel: int = 1  # llamacpp: server slots decoded together (batched serving); 1 = take turns
+    timeout_s: float = 60.0  # the longest wait for the next streamed piece before the LLM counts as hung
 
 
 class ApiSettings(BaseModel):
@@ -85,6 +100,7 @@ class Settings(BaseSettings):
     catalogue: str = "movies"  # a bundled name or a path to a mapping file
     store: StoreSettings = StoreSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
+    sessions: SessionsSettings = SessionsSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     api: ApiSettings = ApiSettings()

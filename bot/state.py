@@ -5,7 +5,7 @@ A :class:`SessionState` is a pydantic model, so it round-trips through JSON
 
 The turn engine drives it like this::
 
-    u = understander.parse(text, state)      # bot.understand
+    u = understander.parse(text, state)      # bot.understanding
     state.apply(u)                           # fold the message in (counts the turn)
     action = decide(state, u)                # bot.policy
     ...                                      # then, depending on what was done:
@@ -14,26 +14,25 @@ The turn engine drives it like this::
     state.record_answer() / state.record_chitchat()
 
 Later statements win: saying "no horror" after "horror is fine" moves horror from wanted to unwanted,
-and liking an item that was disliked moves it back. Dislikes never become query text: they are hard
+and liking an item that was disliked moves it back. Relative requests shift rather than add: "something
+funnier" after horror replaces the wanted genres with comedy (horror is relaxed, not excluded), "older"
+replaces the year range. The state is a :class:`~bot.understanding.preferences.Preferences` (the one
+preference type), plus the history of the conversation and its language. Dislikes never become query text: they are hard
 filters (unwanted genres and people), exclusions (disliked ids) and penalties (``disliked_ids``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from retrieval.schema import Query, Range
+from bot.understanding.preferences import MAX_LIKED_IN_QUERY, FeedbackKind, Preferences, Understanding
+from retrieval.schema import Query
 
-if TYPE_CHECKING:
-    from bot.understand import Understanding
-
-FeedbackKind = Literal["like", "dislike", "seen"]
+__all__ = ["MAX_ASKED", "MAX_LIKED_IN_QUERY", "MAX_WISHES", "FeedbackKind", "SessionState"]
 MAX_WISHES = 5  # free-text wishes kept, most recent last
 MAX_ASKED = 20  # questions remembered (to avoid repeating them)
-MAX_LIKED_IN_QUERY = 5  # most recent liked items used as neighbours
 
 
 def _push(target: list[str], values: Iterable[str]) -> None:
@@ -51,28 +50,19 @@ def _same(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
 
 
-class SessionState(BaseModel):
-    """Preferences, constraints and history of one conversation. All ids are catalogue item ids."""
+class SessionState(Preferences):
+    """Preferences, constraints and history of one conversation. All ids are catalogue item ids.
+    ``wishes`` keeps the MAX_WISHES most recent free-text wishes."""
 
-    liked_ids: list[str] = Field(default_factory=list)
-    disliked_ids: list[str] = Field(default_factory=list)
-    seen_ids: list[str] = Field(default_factory=list)
     shown_ids: list[str] = Field(default_factory=list)  # every item recommended so far, in order
-    genres: list[str] = Field(default_factory=list)
-    unwanted_genres: list[str] = Field(default_factory=list)
-    people: list[str] = Field(default_factory=list)
-    unwanted_people: list[str] = Field(default_factory=list)
-    year: Range | None = None
-    facts: dict[str, Range] = Field(default_factory=dict)
-    moods: list[str] = Field(default_factory=list)
-    unwanted_moods: list[str] = Field(default_factory=list)
-    wishes: list[str] = Field(default_factory=list)  # recent free-text wishes, capped at MAX_WISHES
+    language: str | None = None  # of the person's messages (en, es, zh…), once known
     turn: int = 0  # user messages applied
     last_recommendations: list[str] = Field(default_factory=list)
     asked_slots: list[str] = Field(default_factory=list)
     asked_questions: list[str] = Field(default_factory=list)
     questions_in_a_row: int = 0  # questions asked since the last recommendation
     last_action: str | None = None
+    last_question: str | None = None  # the field the last answer was about (director, duration…)
 
     # ------------------------------------------------------------------------------ feedback
     def like(self, item_id: str) -> None:
@@ -129,6 +119,11 @@ class SessionState(BaseModel):
     def apply(self, u: Understanding) -> None:
         """Fold one understood message into the state and count the turn."""
         self.turn += 1
+        if u.language and u.text.strip():
+            self.language = u.language
+        if u.replace_genres:  # "something funnier": the new genres replace the wanted ones
+            self.genres[:] = []
+        _drop(self.genres, u.drop_genres)
         for fb in u.feedback:
             self.apply_feedback(fb.kind, fb.item_id)
         for item_id in u.liked_ids:
@@ -148,6 +143,8 @@ class SessionState(BaseModel):
         if u.year is not None:
             self.year = u.year
         self.facts.update(u.facts)
+        _push(self.no_series, u.no_series)
+        _push(self.diets, u.diets)
         for wish in u.wishes:
             self.add_wish(wish)
 
@@ -161,6 +158,12 @@ class SessionState(BaseModel):
         self.questions_in_a_row += 1
         self.last_action = "ask"
 
+    def record_follow_up(self, text: str) -> None:
+        """A question asked after recommending: remembered (never asked twice), not counted as elicitation."""
+        if text.strip():
+            self.asked_questions.append(" ".join(text.split()))
+            del self.asked_questions[:-MAX_ASKED]
+
     def record_recommendations(self, item_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(item_ids))
         self.last_recommendations = ids
@@ -168,8 +171,10 @@ class SessionState(BaseModel):
         self.questions_in_a_row = 0
         self.last_action = "recommend"
 
-    def record_answer(self) -> None:
+    def record_answer(self, question: str | None = None) -> None:
+        """An answer about an item; ``question`` (the field asked) lets "and the second one?" reuse it."""
         self.last_action = "answer"
+        self.last_question = question
 
     def record_chitchat(self) -> None:
         self.last_action = "chitchat"
@@ -180,28 +185,9 @@ class SessionState(BaseModel):
         """Items never to recommend again: shown, disliked, seen, and the liked ones (already known)."""
         return list(dict.fromkeys([*self.shown_ids, *self.disliked_ids, *self.seen_ids, *self.liked_ids]))
 
-    def query_text(self) -> str:
-        """Free text for retrieval: recent wishes and moods. Never anything disliked."""
-        parts = list(self.wishes[-3:])
-        joined = " ".join(parts).casefold()
-        parts += [m for m in self.moods if m.casefold() not in joined]
-        return "; ".join(parts)
-
-    def to_query(self, k: int = 10) -> Query:
-        """The retrieval request for the next recommendations."""
-        return Query(
-            text=self.query_text(),
-            genres=list(self.genres),
-            people=list(self.people),
-            exclude_genres=list(self.unwanted_genres),
-            exclude_people=list(self.unwanted_people),
-            year=self.year,
-            facts=dict(self.facts),
-            liked_ids=list(self.liked_ids[-MAX_LIKED_IN_QUERY:]),
-            disliked_ids=list(self.disliked_ids),
-            exclude_ids=self.exclude_ids,
-            k=k,
-        )
+    def to_query(self, k: int = 10, also_exclude: Iterable[str] = ()) -> Query:
+        """The retrieval request for the next recommendations (``also_exclude``: e.g. sequels)."""
+        return super().to_query(k, exclude_ids=list(dict.fromkeys([*self.exclude_ids, *also_exclude])))
 
     # ------------------------------------------------------------------------------ summary
     def known_slots(self) -> set[str]:
@@ -217,10 +203,6 @@ class SessionState(BaseModel):
             slots.add("mood")
         return slots
 
-    def has_preferences(self) -> bool:
-        return bool(self.liked_ids or self.genres or self.people or self.year or self.facts or self.moods
-                    or self.wishes or self.unwanted_genres or self.unwanted_people or self.disliked_ids)
-
     def known_lines(self, label: Callable[[str], str] | None = None) -> list[str]:
         """Short lines for the prompts' ``known`` variable. ``label`` turns an id into "Title (Year)"."""
         name = label or (lambda i: i)
@@ -235,8 +217,11 @@ class SessionState(BaseModel):
             lines.append("avoids genres: " + ", ".join(self.unwanted_genres))
         if self.people:
             lines.append("wants people: " + ", ".join(self.people))
+        if self.diets:
+            lines.append("diet: " + ", ".join(self.diets))
         if self.unwanted_people:
-            lines.append("avoids people: " + ", ".join(self.unwanted_people))
+            more = len(self.unwanted_people) - 8
+            lines.append("avoids people: " + ", ".join(self.unwanted_people[:8]) + (f" and {more} more" if more > 0 else ""))
         if self.year is not None:
             lo, hi = self.year.min, self.year.max
             if lo is not None and hi is not None:

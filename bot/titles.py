@@ -34,179 +34,33 @@ ask which one was meant.
 from __future__ import annotations
 
 import logging
-import math
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
-from spellchecker import SpellChecker
 
+import bot.title_words as tw
+from bot.title_words import (  # noqa: F401 - re-exported: callers import them from here
+    COMMON_WORDS,
+    FUNCTION_WORDS,
+    Candidate,
+    Mention,
+    TitleMatch,
+    Token,
+    adjacent,
+    capitals_informative,
+    fold,
+    fold_word,
+    normalize,
+    sentence_initial,
+    split_label,
+    title_key,
+    words,
+    zipf,
+)
 from retrieval.schema import Item
 
 log = logging.getLogger(__name__)
-
-# A word: letters/digits, with inner apostrophes ("schindler's", "don't").
-_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_LABEL_RE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
-_QUOTE_RE = re.compile(r"\"([^\"\n]+)\"|“([^”\n]+)”|(?<!\w)'([^'\n]+?)'(?!\w)|‘([^’\n]+)’|\*([^*\n]+)\*")
-_SUBTITLE_RE = re.compile(r"\s*(?::| - | – | — )\s*")
-_TRAILING_ARTICLE_RE = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an)$", re.IGNORECASE)
-_YEAR_AFTER_RE = re.compile(r"^\s*(?:\(\s*(\d{4})\s*\)|,?\s*(?:from\s+)?(\d{4})\b)")
-_JOINER_RE = re.compile(r"^\s*(?:,|;|/|&|\+|and|or|plus|as well as|,\s*and|,\s*or|and also)\s*$",
-                        re.IGNORECASE)
-# "a film set in New York": a place, whatever the catalogue says
-_PLACE_BEFORE_RE = re.compile(r"(?:set|takes? place|located|living|lives?|based|filmed|shot|happens?)\s+"
-                              r"(?:in|at)\s+(?:the\s+)?$", re.IGNORECASE)
-_SENTENCE_END_RE = re.compile(r"[.!?:;\n]\s*[\"'“‘(]*\s*$")
-
-# Function words, pronouns, auxiliaries and interjections: titles made only of these are almost never
-# meant as titles unless quoted or capitalised mid-sentence ("It", "Her", "Up", "Them", "Yes").
-FUNCTION_WORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below
-between both but by can could did do does doing don't down during each few for from further had has
-have having he her here hers herself him himself his how i i'm i've i'd if in into is it it's its
-itself just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there these they
-this those through to too under until up very was we were what when where which while who whom why will
-with would you your yours yourself yourselves yes yeah yep nope ok okay hi hello hey thanks thank
-please sure maybe also again still ever never always something anything nothing everything someone
-anyone everyone one ones us let lets get got go going went gone come came see saw seen watch watched
-say said like liked love loved want wanted need know think thought make made take took give gave tell
-told look looked find found really well much many lot lots bit kind sort thing things stuff way
-""".split())
-
-# Ordinary words that are also titles: a lone one needs quotes or mid-sentence capitals.
-COMMON_WORDS = frozenset("""
-heat home big red blue green black white gold time life man woman men women boy boys girl girls kid
-kids baby family friend friends love good bad best better new old young last first next night day days
-morning evening tonight today tomorrow week year years world house room door road city town country
-water fire ice air earth sky sun moon star stars light dark dead alive death war peace game games play
-money power hero heroes king queen father mother brother sister son daughter wife husband school work
-job story stories song music dance party fun funny happy sad nice great little small long short high
-low hot cold fast slow hard easy free run running drive driving crash fall rush shine fly fear rage
-hope faith trust truth lies secret secrets signs taken taxi hunger rain storm snow wind wild safe
-gone lost found alone together heaven hell paradise dream dreams fame glory honor justice revenge
-nine ten twelve hundred thousand million happiness beauty beast monster monsters ghost ghosts magic
-action comedy drama horror thriller romance mystery western musical documentary animation adventure
-fantasy crime sport sports history biography science fiction family war movie movies film films show
-shows series recommend recommendation suggestion suggestions something else another more less
-""".split())
-
-_SHORT_WORD_LEN = 3  # words this short are "common" whatever else is said about them
-_COMMON_ZIPF = 3.6  # a lone word at least this frequent in English is "common" ("nightmares", "weekend")
-_COMMON_ZIPF_WITH_ARTICLE = 4.0  # "the godfather" / "the matrix" are titles, "the weekend" is not
-_COMMON_ZIPF_IN_PHRASE = 5.0  # a phrase of such everyday words is "common" ("stand by me", "home alone")
-_COMMON_DF = 5  # a word in this many titles or more is "common"
-_MIN_CORRECT_LEN = 5  # only words at least this long are spell-corrected
-_CORRECT_CUTOFF = 85.0
-
-
-@lru_cache(maxsize=1)
-def _english_counts() -> tuple[dict[str, int], int]:
-    """Word counts of pyspellchecker's English dictionary (subtitle text, ~1.6 billion words)."""
-    wf = SpellChecker(language="en", distance=1).word_frequency
-    return dict(wf.dictionary), int(wf.total_words)
-
-
-def zipf(word: str) -> float:
-    """How common an English word is, on the Zipf scale: log10 of uses per billion words.
-
-    About 7 for "the", 5-6 for everyday words ("stand", "home"), 4-5 for ordinary ones ("weekend",
-    "heat"), about 3 for rarer ones ("godfather", "matrix"), 0 for words it has never seen ("babadook").
-    """
-    counts, total = _english_counts()
-    n = counts.get(word, 0)
-    return math.log10(n * 1e9 / total) if n else 0.0
-
-
-def fold(text: str) -> str:
-    """Casefold and strip accents: "Amélie" -> "amelie", "Æon" -> "æon"."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def fold_word(word: str) -> str:
-    """One word as it is indexed: folded, without apostrophes ("Schindler's" -> "schindlers")."""
-    return fold(word).replace("'", "")
-
-
-def words(text: str) -> list[str]:
-    """The folded words of ``text``; "&" counts as "and"."""
-    return [fold_word(w) for w in _WORD_RE.findall(text.replace("&", " and "))]
-
-
-def normalize(text: str) -> str:
-    """Words joined by single spaces: "Ocean's Eleven!" -> "oceans eleven"."""
-    return " ".join(words(text))
-
-
-def title_key(title: str) -> str:
-    """The lookup key of a title: normalised, "Matrix, The" -> "matrix", leading "the" dropped."""
-    m = _TRAILING_ARTICLE_RE.match(title.strip())
-    if m:
-        title = f"{m['article']} {m['rest']}"
-    ws = words(title)
-    if len(ws) > 1 and ws[0] == "the":
-        ws = ws[1:]
-    return " ".join(ws)
-
-
-def split_label(text: str) -> tuple[str, int | None]:
-    """ "Heat (1995)" -> ("Heat", 1995); "Heat" -> ("Heat", None)."""
-    m = _LABEL_RE.match(text.strip())
-    if m and m["title"]:
-        return m["title"], int(m["year"])
-    return text.strip(), None
-
-
-class Mention(NamedTuple):
-    """A title found in text: ``text[span[0]:span[1]]`` names item ``item_id`` with ``score`` (0-100)."""
-
-    span: tuple[int, int]
-    item_id: str
-    score: float
-
-
-@dataclass(frozen=True)
-class TitleMatch:
-    """The result of :meth:`TitleIndex.resolve`."""
-
-    item_id: str
-    label: str
-    score: float
-    alternatives: tuple[str, ...] = ()  # other items with the same title (e.g. remakes)
-
-    @property
-    def ambiguous(self) -> bool:
-        return bool(self.alternatives)
-
-
-@dataclass(frozen=True)
-class _Token:
-    start: int
-    end: int
-    raw: str
-    key: str  # folded
-
-
-@dataclass
-class _Candidate:
-    start_tok: int
-    end_tok: int  # exclusive
-    ids: list[str]
-    score: float
-    risk: int
-    quoted: bool = False
-
-    @property
-    def length(self) -> int:
-        return self.end_tok - self.start_tok
-
 
 class TitleIndex:
     """Resolve mentions of catalogue titles to item ids. Build once per catalogue; lookups are cheap."""
@@ -232,8 +86,8 @@ class TitleIndex:
         self.reserved = frozenset(p for p in reserved if p and " " not in p)
         self.reserved_phrases = frozenset(p for p in reserved if " " in p)
         self._df = {w: len(keys) for w, keys in self._postings.items()}
-        _english_counts()  # load the word counts now rather than on the first message
-        self._vocab = [w for w in self._postings if len(w) >= _MIN_CORRECT_LEN - 1]
+        tw._english_counts()  # load the word counts now rather than on the first message
+        self._vocab = [w for w in self._postings if len(w) >= tw._MIN_CORRECT_LEN - 1]
         self._corrections: dict[str, str | None] = {}
         log.debug("title index: %d items, %d distinct titles, %d words", len(self.items), len(self._exact),
                   len(self._postings))
@@ -252,7 +106,7 @@ class TitleIndex:
         self._key_len[key] = len(key.split())
         for w in set(key.split()):
             self._postings[w].add(key)
-        parts = _SUBTITLE_RE.split(item.title, maxsplit=1)
+        parts = tw._SUBTITLE_RE.split(item.title, maxsplit=1)
         if len(parts) == 2:
             alias = title_key(parts[0])
             if alias and alias != key and len(alias.split()) >= 2:
@@ -341,15 +195,15 @@ class TitleIndex:
         if word in self._corrections:
             return self._corrections[word]
         fixed = None
-        if len(word) >= _MIN_CORRECT_LEN and word not in FUNCTION_WORDS and not word.isdigit():
-            hit = process.extractOne(word, self._vocab, scorer=fuzz.ratio, score_cutoff=_CORRECT_CUTOFF)
+        if len(word) >= tw._MIN_CORRECT_LEN and word not in FUNCTION_WORDS and not word.isdigit():
+            hit = process.extractOne(word, self._vocab, scorer=fuzz.ratio, score_cutoff=tw._CORRECT_CUTOFF)
             fixed = hit[0] if hit else None
         self._corrections[word] = fixed
         return fixed
 
     # ------------------------------------------------------------------------------- free text
     def _listed_common(self, k: str) -> bool:
-        return (k in FUNCTION_WORDS or k in COMMON_WORDS or k in self.reserved or len(k) <= _SHORT_WORD_LEN
+        return (k in FUNCTION_WORDS or k in COMMON_WORDS or k in self.reserved or len(k) <= tw._SHORT_WORD_LEN
                 or k.isdigit())
 
     def _risk(self, keys: list[str], with_article: bool = False) -> int:
@@ -371,9 +225,9 @@ class TitleIndex:
             if self._listed_common(k):
                 return 1
             if with_article:
-                return 1 if zipf(k) >= _COMMON_ZIPF_WITH_ARTICLE else 0
-            return 1 if zipf(k) >= _COMMON_ZIPF or self._df.get(k, 0) >= _COMMON_DF else 0
-        if all(self._listed_common(k) or zipf(k) >= _COMMON_ZIPF_IN_PHRASE for k in content):
+                return 1 if zipf(k) >= tw._COMMON_ZIPF_WITH_ARTICLE else 0
+            return 1 if zipf(k) >= tw._COMMON_ZIPF or self._df.get(k, 0) >= tw._COMMON_DF else 0
+        if all(self._listed_common(k) or zipf(k) >= tw._COMMON_ZIPF_IN_PHRASE for k in content):
             return 1
         return 0
 
@@ -385,15 +239,15 @@ class TitleIndex:
         """
         if not text or not text.strip():
             return []
-        tokens = [_Token(m.start(), m.end(), m.group(0), fold_word(m.group(0)))
-                  for m in _WORD_RE.finditer(text)]
+        tokens = [Token(m.start(), m.end(), m.group(0), fold_word(m.group(0)))
+                  for m in tw._WORD_RE.finditer(text)]
         if not tokens:
             return []
-        accepted: list[_Candidate] = []
+        accepted: list[Candidate] = []
         used = [False] * len(tokens)
 
         # 1. quoted titles: resolved as a whole, fuzzily, whatever their risk (except reserved words)
-        for m in _QUOTE_RE.finditer(text):
+        for m in tw._QUOTE_RE.finditer(text):
             group = next(g for g in range(1, 6) if m.group(g) is not None)
             start, end = m.start(group), m.end(group)
             inside = [i for i, t in enumerate(tokens) if t.start >= start and t.end <= end]
@@ -402,16 +256,16 @@ class TitleIndex:
             match = self.resolve(m.group(group))
             if match is None:
                 continue
-            cand = _Candidate(inside[0], inside[-1] + 1, [match.item_id, *match.alternatives], match.score,
+            cand = Candidate(inside[0], inside[-1] + 1, [match.item_id, *match.alternatives], match.score,
                               0, quoted=True)
             accepted.append(cand)
             for i in inside:
                 used[i] = True
 
         # 2. every free window looked up exactly (and with typo-corrected words), then fuzzily
-        informative = self._capitals_informative(text, tokens)
+        informative = capitals_informative(text, tokens)
         expected = set(expected_ids)
-        candidates: list[_Candidate] = []
+        candidates: list[Candidate] = []
         n = len(tokens)
         for i in range(n):
             if used[i]:
@@ -427,7 +281,7 @@ class TitleIndex:
                     candidates.append(cand)
 
         # 3. keep what passes the risk rules, longest and best first, without overlaps
-        pending: list[_Candidate] = []
+        pending: list[Candidate] = []
         candidates.sort(key=lambda c: (-c.length, -c.score, c.start_tok))
         for cand in candidates:
             if any(used[j] for j in range(cand.start_tok, cand.end_tok)):
@@ -448,7 +302,7 @@ class TitleIndex:
                 if any(used[j] for j in range(cand.start_tok, cand.end_tok)):
                     pending.remove(cand)
                     continue
-                if any(self._adjacent(text, tokens, cand, other) for other in accepted):
+                if any(adjacent(text, tokens, cand, other) for other in accepted):
                     accepted.append(cand)
                     pending.remove(cand)
                     for j in range(cand.start_tok, cand.end_tok):
@@ -458,25 +312,25 @@ class TitleIndex:
         mentions = [self._finish(text, tokens, c) for c in accepted]
         return sorted(mentions, key=lambda m: m.span)
 
-    def _window(self, tokens: list[_Token], i: int, length: int) -> _Candidate | None:
+    def _window(self, tokens: list[Token], i: int, length: int) -> Candidate | None:
         keys = [t.key for t in tokens[i:i + length]]
         lookup = keys[1:] if keys[0] == "the" and length > 1 else keys
         key = " ".join(lookup)
         full = self._full.get(" ".join(keys))  # the words as written, article included
         if full:
             with_article = keys[0] == "the" and length > 1
-            return _Candidate(i, i + length, list(full), 100.0, self._risk(lookup, with_article))
+            return Candidate(i, i + length, list(full), 100.0, self._risk(lookup, with_article))
         risk = self._risk(lookup)
         ids = self._exact.get(key)
         if ids:
-            return _Candidate(i, i + length, list(ids), 99.0, risk)
+            return Candidate(i, i + length, list(ids), 99.0, risk)
         if length <= 3:
             ids = self._compact.get(key.replace(" ", ""))
             if ids:
-                return _Candidate(i, i + length, list(ids), 96.0, risk)
+                return Candidate(i, i + length, list(ids), 96.0, risk)
         ids = self._alias.get(key)
         if ids and risk == 0:
-            return _Candidate(i, i + length, list(ids), 92.0, risk)
+            return Candidate(i, i + length, list(ids), 92.0, risk)
         # typo-corrected words: "babadok" -> "babadook"
         fixed = [w if w in self._postings or w in FUNCTION_WORDS else (self._correct(w) or w) for w in lookup]
         if fixed != lookup:
@@ -485,7 +339,7 @@ class TitleIndex:
             if ids:
                 score = float(fuzz.ratio(key, fixed_key))
                 if score >= self.fuzzy_threshold and self._risk(fixed) == 0:
-                    return _Candidate(i, i + length, list(ids), score, 0)
+                    return Candidate(i, i + length, list(ids), score, 0)
         # fuzzy multi-word: among titles sharing the first and last (corrected) word
         if len(lookup) >= 2 and risk == 0 and len(key) >= 8:
             first, last = fixed[0], fixed[-1]
@@ -499,36 +353,19 @@ class TitleIndex:
             if choices:
                 hit = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold)
                 if hit:
-                    return _Candidate(i, i + length, list(self._exact[hit[0]]), float(hit[1]), 0)
+                    return Candidate(i, i + length, list(self._exact[hit[0]]), float(hit[1]), 0)
         return None
 
-    @staticmethod
-    def _capitals_informative(text: str, tokens: list[_Token]) -> bool:
-        """False for all-lowercase, ALL-CAPS or Title Cased Text, where capitals say nothing."""
-        letters = [t for t in tokens if t.raw[:1].isalpha()]
-        if not letters or text.islower() or text.isupper():
-            return False
-        inner = [t for k, t in enumerate(letters) if k > 0 and t.raw != "I"]
-        if not inner:
-            return True
-        capitalised = sum(1 for t in inner if t.raw[0].isupper())
-        return capitalised / len(inner) < 0.6
-
-    @staticmethod
-    def _sentence_initial(text: str, token: _Token) -> bool:
-        before = text[:token.start]
-        return not before.strip() or bool(_SENTENCE_END_RE.search(before))
-
-    def _accept(self, cand: _Candidate, text: str, tokens: list[_Token], informative: bool) -> bool | None:
+    def _accept(self, cand: Candidate, text: str, tokens: list[Token], informative: bool) -> bool | None:
         """True: accept; None: accept only next to an accepted title; False: reject."""
         window = tokens[cand.start_tok:cand.end_tok]
-        if cand.risk == 3 or _PLACE_BEFORE_RE.search(text[:window[0].start]):
+        if cand.risk == 3 or tw._PLACE_BEFORE_RE.search(text[:window[0].start]):
             return False
         if cand.risk == 0:
             return True
         content = [t for t in window if t.key != "the"] or window
         capitalised = (informative and content[0].raw[0].isupper()
-                       and not self._sentence_initial(text, window[0]))
+                       and not sentence_initial(text, window[0]))
         if cand.risk == 2:
             return (capitalised and all(t.raw[0].isupper() for t in content)
                     and content[0].key not in {"i", "a"})
@@ -538,22 +375,11 @@ class TitleIndex:
         rest = (text[:window[0].start] + text[window[-1].end:]).strip(" \t\n.!?,;:\"'“”‘’()")
         if not rest:
             return True  # the whole message is the title
-        if _YEAR_AFTER_RE.match(text[window[-1].end:]):
+        if tw._YEAR_AFTER_RE.match(text[window[-1].end:]):
             return True
         return None
 
-    @staticmethod
-    def _adjacent(text: str, tokens: list[_Token], a: _Candidate, b: _Candidate) -> bool:
-        if a.end_tok <= b.start_tok:
-            between = text[tokens[a.end_tok - 1].end:tokens[b.start_tok].start]
-        elif b.end_tok <= a.start_tok:
-            between = text[tokens[b.end_tok - 1].end:tokens[a.start_tok].start]
-        else:
-            return False
-        between = between.strip(" \"'“”‘’")
-        return bool(_JOINER_RE.match(between))
-
-    def _finish(self, text: str, tokens: list[_Token], cand: _Candidate) -> Mention:
+    def _finish(self, text: str, tokens: list[Token], cand: Candidate) -> Mention:
         start, end = tokens[cand.start_tok].start, tokens[cand.end_tok - 1].end
         if cand.quoted:
             # include the quote marks in the span
@@ -562,7 +388,7 @@ class TitleIndex:
             if end < len(text) and text[end] in "\"'”’*":
                 end += 1
         year = None
-        m = _YEAR_AFTER_RE.match(text[end:])
+        m = tw._YEAR_AFTER_RE.match(text[end:])
         if m:
             year = int(m.group(1) or m.group(2))
         ranked = self._rank(cand.ids, year)

@@ -1,6 +1,6 @@
 """Chat latency benchmark: time to first text and full-reply time for elicitation and recommendation turns.
 
-    recbot bench chat                       # default model (Qwen2.5-0.5B GGUF), bundled films
+    recbot bench chat                       # default model (Qwen2.5-Coder-0.5B GGUF), bundled films
     recbot bench chat --model smollm2-135m --turns 10
 
 Each scripted conversation has an elicitation turn (too little known: the bot asks) and a
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalogue", default="movies")
-    p.add_argument("--model", help="LLM model (default: settings, qwen2.5-0.5b)")
+    p.add_argument("--model", help="LLM model (default: settings, qwen2.5-coder-0.5b)")
     p.add_argument("--turns", type=int, default=10, help="scripted conversations (2 turns each; default 10)")
 
 

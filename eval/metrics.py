@@ -31,6 +31,9 @@ import numpy as np
 REDIAL_KS: tuple[int, ...] = (1, 10, 50)
 REDIAL_NDCG_K = 10
 TABLE_METRICS: tuple[str, ...] = ("R@1", "R@10", "R@50", "NDCG@10", "MRR")
+# what benchmark reports print: the per-item metrics, then per-turn precision and MAP, and the share of the
+# catalogue that some top-10 list holds (see turn_scores and catalogue_coverage)
+REPORT_METRICS: tuple[str, ...] = (*TABLE_METRICS, "P@10", "MAP@50", "Cov@10")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,6 +226,12 @@ def mean_item_scores(per_item: Iterable[Mapping[str, float]]) -> dict[str, float
     return {name: total / n for name, total in totals.items()} if n else {}
 
 
+def turn_scores(ranked: Sequence[str], relevant: Collection[str], k: int = 10, ap_k: int = 50) -> dict[str, float]:
+    """Per-turn metrics over a turn's whole truth: ``P@k`` (:func:`precision_at_k`) and ``MAP@ap_k``
+    (:func:`average_precision`; its mean over turns is MAP)."""
+    return {f"P@{k}": precision_at_k(ranked, relevant, k), f"MAP@{ap_k}": average_precision(ranked, relevant, ap_k)}
+
+
 def recall_curve(ranks: Iterable[int | None], max_k: int = 50) -> dict[int, float]:
     """``{k: share of (turn, rec item) pairs whose rank ≤ k}`` for ``k = 1..max_k``.
 
@@ -351,6 +360,7 @@ def gini_index(lists: Iterable[Sequence[str]], catalogue_size: int) -> float:
 __all__ = [
     "REDIAL_KS",
     "REDIAL_NDCG_K",
+    "REPORT_METRICS",
     "TABLE_METRICS",
     "average_precision",
     "catalogue_coverage",
@@ -369,4 +379,5 @@ __all__ = [
     "redial_item_scores",
     "redial_recall",
     "scores_from_rank",
+    "turn_scores",
 ]

@@ -38,7 +38,14 @@ from tqdm.auto import tqdm
 
 from bot import services
 from bot.settings import Settings, get_settings
-from eval.metrics import item_ranks, mean_item_scores, recall_curve, scores_from_rank
+from eval.metrics import (
+    catalogue_coverage,
+    item_ranks,
+    mean_item_scores,
+    recall_curve,
+    scores_from_rank,
+    turn_scores,
+)
 from eval.redial import (
     VIEWS,
     RedialCatalogue,
@@ -48,6 +55,7 @@ from eval.redial import (
     read_turns,
     truth_for_turn,
 )
+from eval.repeats import RepeatModel
 from eval.report import ReportFiles, RunInfo, print_table, write_report
 from eval.systems import (
     DEFAULT_SYSTEMS,
@@ -59,12 +67,14 @@ from eval.systems import (
     RecbotSystem,
     System,
     eval_retrieval_config,
+    fold_system,
     reranked_system,
 )
-from eval.repeats import RepeatModel
+from eval.transfer_data import mapped_share
 from retrieval.embeddings import Embedder
 from retrieval.index import IndexSnapshot
 from retrieval.rerank import RerankerArtifact, find_artifact
+from retrieval.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +111,33 @@ def open_redial_index(settings: Settings, catalogue_path: str | Path, *, progres
                           batch_size=settings.embedding.batch_size, progress=progress)
     log.info("%s", report.summary())
     return index.open()
+
+
+def open_benchmark_catalogue(settings: Settings, catalogue: str | Path, *,
+                             progress: bool = True) -> tuple[IndexSnapshot, RedialCatalogue, str]:
+    """(snapshot, name resolution, index name) for ``catalogue``: a ReDial ``id2info.json`` path (the
+    index ``redial``), or the name of a catalogue to transfer to (e.g. the bundled ``movies``; ingested if
+    needed) whose films ReDial names map onto by normalised title + year."""
+    if Path(catalogue).is_file():
+        return open_redial_index(settings, catalogue, progress=progress), load_catalogue(catalogue), INDEX_NAME
+    from bot.commands.catalogue import ensure_indexed
+    from eval.transfer_data import mapped_catalogue
+
+    name = str(catalogue)
+    ensure_indexed(settings, name)
+    snapshot = services.catalogue_index(settings, name).open()
+    return snapshot, mapped_catalogue(snapshot.table), name
+
+
+def read_any_turns(path: str | Path, catalogue: RedialCatalogue) -> list[RedialTurn]:
+    """A turns file (``*_turns.jsonl``) or raw ReDial dialogues (``*_dialogues_raw.jsonl``, cut into turns)."""
+    from eval.redial import iter_jsonl
+    from eval.transfer_data import raw_dialogue_turns
+
+    first = next((row for _, row in iter_jsonl(Path(path))), {})
+    if "messages" in first:
+        return raw_dialogue_turns(path, catalogue, prefix="train:")
+    return read_turns(path, catalogue)
 
 
 def understander_for(snapshot: IndexSnapshot):
@@ -164,10 +201,50 @@ def load_repeats(settings: Settings, snapshot: IndexSnapshot, embedder: Embedder
     return model if isinstance(model, RepeatModel) else None
 
 
+def benchmark_engine(settings: Settings, snapshot: IndexSnapshot, understander, *, llm: bool):
+    """The chat's :class:`~bot.engine.ConversationEngine` over ``snapshot`` whose ``understand`` the benchmark
+    calls: rules only (no LLM loaded, ``llm_understanding="never"``) unless ``llm``."""
+    from bot.engine import ConversationEngine, EngineConfig
+
+    return ConversationEngine(
+        Retriever(snapshot, services.embedder(settings), services.retrieval_config(settings)),
+        services.llm(settings) if llm else None, services.prompt_library(),
+        EngineConfig(llm_understanding="always" if llm else "never", prompt_set=settings.prompt_set),
+        understander=understander,
+    )
+
+
+def product_system(settings: Settings, snapshot: IndexSnapshot, catalogue_name: str, states: DialogueStates,
+                   config, all_turns: Sequence[RedialTurn]) -> tuple[System, str]:
+    """``recbot``: the ranker the chat loads for this catalogue, out-of-fold on the ranker's own dialogues."""
+    from eval.train_transfer import load_folds
+
+    embedder = services.embedder(settings)
+    ranker = services.ranker_for(settings, catalogue_name, snapshot.table)
+    if ranker is None:
+        return RecbotSystem(states, Retriever(snapshot, embedder, config)), "recbot: no learned ranker (rerank=off)"
+    if ranker.name == "learned":
+        artifact = load_artifact(settings, snapshot, embedder)
+        repeats = load_repeats(settings, snapshot, embedder)
+        system = reranked_system(states, snapshot, embedder, config, artifact, name="recbot", repeats=repeats)
+        return system, (f"recbot: the learned reranker trained for {catalogue_name!r} (what the chat loads for it); "
+                        f"its {len(artifact.fold_of)} training dialogues are scored out-of-fold"
+                        + ("; all view: the repeat model (a benchmark add-on) ranks mentioned items" if repeats else ""))
+    folds, fold_of = load_folds(settings, "movies", embedder)
+    seen = {t.dialog_id for t in all_turns} & set(fold_of)
+    system = fold_system(states, snapshot, embedder, config, ranker, folds, fold_of, name="recbot")
+    return system, (f"recbot: the packaged transfer ranker (what the chat loads for {catalogue_name!r}); "
+                    f"{len(seen)} of these dialogues were in its training data and are scored by the "
+                    f"{len(folds)}-fold model that never saw them"
+                    + ("" if folds or not seen else " -- fold models missing: NOT out-of-fold, run "
+                       "`recbot train-reranker --transfer`"))
+
+
 def build_systems(names: Sequence[str], settings: Settings, snapshot: IndexSnapshot, catalogue: RedialCatalogue,
                   all_turns: Sequence[RedialTurn], *, llm: bool = False,
                   train_turns: Sequence[RedialTurn] | None = None,
-                  train_path: str | Path | None = None) -> tuple[list[System], list[str]]:
+                  train_path: str | Path | None = None,
+                  catalogue_name: str = INDEX_NAME) -> tuple[list[System], list[str]]:
     """The named systems, ready to rank, and notes for the report.
 
     ``train_turns`` (read from ``train_path``) is what the popularity baseline is fitted on; without it,
@@ -187,29 +264,31 @@ def build_systems(names: Sequence[str], settings: Settings, snapshot: IndexSnaps
         nonlocal understander, shared_states
         if understander is None:
             understander = understander_for(snapshot)
-        if not llm:
-            return DialogueStates(understander)  # cheap: each system reads the context itself
-        if shared_states is None:  # LLM calls are costly: read each context once for both systems
-            shared_states = DialogueStates(understander, llm_understand_fn(settings, snapshot, understander))
+        if not llm:  # cheap: each system reads the context itself, with the engine's own understanding
+            return DialogueStates.from_engine(benchmark_engine(settings, snapshot, understander, llm=False))
+        if shared_states is None:  # LLM calls are costly: read each context once for every system
+            shared_states = DialogueStates.from_engine(benchmark_engine(settings, snapshot, understander, llm=True))
         return shared_states
 
     for name in names:
         if name == "popularity":
             if train_turns is None:
-                systems.append(PopularitySystem(all_turns, dict(catalogue.id_of_name)))
+                systems.append(PopularitySystem(all_turns, catalogue.id_of_name))
                 notes.append("popularity: fitted on the scored turns file itself (in-sample, optimistic); "
                              "a reference, not a result (pass --train-turns to fit it on another file)")
             else:
-                systems.append(PopularitySystem(train_turns, dict(catalogue.id_of_name)))
+                systems.append(PopularitySystem(train_turns, catalogue.id_of_name))
                 notes.append(f"popularity: fitted on {len(train_turns)} turns of {train_path}")
         elif name == "bm25":
             systems.append(LexicalSystem(snapshot))
         elif name == "dense":
             systems.append(DenseSystem(snapshot, embedder))
+        elif name == "retrieval":
+            systems.append(RecbotSystem(states(), Retriever(snapshot, embedder, config), name="retrieval"))
         elif name == "recbot":
-            from retrieval.retriever import Retriever
-
-            systems.append(RecbotSystem(states(), Retriever(snapshot, embedder, config)))
+            system, note = product_system(settings, snapshot, catalogue_name, states(), config, all_turns)
+            systems.append(system)
+            notes.append(note)
         elif name == "recbot+rerank":
             artifact = load_artifact(settings, snapshot, embedder)
             repeats = load_repeats(settings, snapshot, embedder)
@@ -225,7 +304,7 @@ def build_systems(names: Sequence[str], settings: Settings, snapshot: IndexSnaps
                 f"({artifact.meta.get('turns_file', '?')}); turns of those dialogues are scored by the "
                 f"{len(artifact.folds)}-fold cross-validation model that did not see them (out-of-fold)"
             )
-    if any(n.startswith("recbot") for n in names):
+    if any(n.startswith("recbot") or n == "retrieval" for n in names):
         notes.append(f"recbot systems: understanding {'with the LLM' if llm else 'deterministic (no LLM)'}; "
                      "MMR off (lambda 1.0) and exact in-memory dense search for the benchmark")
     return systems, notes
@@ -245,9 +324,18 @@ def rank_turn(system: System, turn: RedialTurn, catalogue: RedialCatalogue, view
     return ranked[:k]
 
 
+@dataclass
+class TurnLists:
+    """Per view: each turn's per-turn scores (:func:`eval.metrics.turn_scores`) and its top 10."""
+
+    scores: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {v: [] for v in VIEWS})
+    tops: dict[str, list[list[str]]] = field(default_factory=lambda: {v: [] for v in VIEWS})
+
+
 def score_system(system: System, turns: Sequence[RedialTurn], catalogue: RedialCatalogue, *,
-                 progress: bool = True) -> tuple[dict[str, list[int | None]], float]:
-    """Per-view ranks of every (turn, rec item) pair, and the seconds it took."""
+                 progress: bool = True, lists: TurnLists | None = None) -> tuple[dict[str, list[int | None]], float]:
+    """Per-view ranks of every (turn, rec item) pair, and the seconds it took (``lists`` collects per-turn
+    scores and top 10s)."""
     ranks: dict[str, list[int | None]] = {v: [] for v in VIEWS}
     t0 = time.perf_counter()
     for turn in tqdm(turns, desc=system.name, unit="turn", disable=not progress, leave=False):
@@ -257,16 +345,24 @@ def score_system(system: System, turns: Sequence[RedialTurn], catalogue: RedialC
                 continue
             ranked = rank_turn(system, turn, catalogue, view)
             ranks[view].extend(item_ranks(ranked, truth))
+            if lists is not None:
+                lists.scores[view].append(turn_scores(ranked, truth))
+                lists.tops[view].append(ranked[:10])
     return ranks, time.perf_counter() - t0
 
 
-def summarise(ranks: dict[str, list[int | None]]) -> tuple[dict[str, dict[str, float]], dict[str, dict[int, float]]]:
+def summarise(ranks: dict[str, list[int | None]], lists: TurnLists | None = None,
+              catalogue_size: int | None = None) -> tuple[dict[str, dict[str, float]], dict[str, dict[int, float]]]:
     results: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[int, float]] = {}
     for view, rs in ranks.items():
         if not rs:
             continue
         results[view] = {**mean_item_scores(scores_from_rank(r) for r in rs), "pairs": float(len(rs))}
+        if lists is not None and lists.scores[view]:
+            results[view].update(mean_item_scores(lists.scores[view]))
+            if catalogue_size:
+                results[view]["Cov@10"] = catalogue_coverage(lists.tops[view], catalogue_size)
         curves[view] = recall_curve(rs, K)
     return results, curves
 
@@ -298,26 +394,30 @@ def run(
     """
     settings = settings or get_settings()
     t_start = time.perf_counter()
-    catalogue = load_catalogue(catalogue_path)
+    snapshot, catalogue, catalogue_name = open_benchmark_catalogue(settings, catalogue_path, progress=progress)
     all_turns = read_turns(turns_path, catalogue)
     turns = all_turns[:limit] if limit else all_turns
     if not turns:
         raise RunnerError(f"{turns_path}: no recommender turns with rec items to score")
-    snapshot = open_redial_index(settings, catalogue_path, progress=progress)
     train_turns = None
     if train_turns_path is not None and Path(train_turns_path).resolve() != Path(turns_path).resolve():
-        train_turns = read_turns(train_turns_path, catalogue)
+        train_turns = read_any_turns(train_turns_path, catalogue)
     built, notes = build_systems(list(dict.fromkeys(systems)), settings, snapshot, catalogue, all_turns, llm=llm,
-                                 train_turns=train_turns, train_path=train_turns_path)
+                                 train_turns=train_turns, train_path=train_turns_path, catalogue_name=catalogue_name)
+    if catalogue_name != INDEX_NAME:
+        notes.insert(0, f"transfer benchmark on the catalogue {catalogue_name!r} ({len(snapshot.table)} items): "
+                        f"ReDial names mapped by normalised title + year; {mapped_share(turns):.1%} of the rec "
+                        "names of these turns map (only those are scored)")
 
     results: dict[str, dict[str, dict[str, float]]] = {}
     curves: dict[str, dict[str, dict[int, float]]] = {}
     all_ranks: dict[str, dict[str, list[int | None]]] = {}
     scoring_seconds = 0.0
     for system in built:
-        ranks, seconds = score_system(system, turns, catalogue, progress=progress)
+        lists = TurnLists()
+        ranks, seconds = score_system(system, turns, catalogue, progress=progress, lists=lists)
         scoring_seconds += seconds
-        res, cur = summarise(ranks)
+        res, cur = summarise(ranks, lists, len(catalogue.canonical_ids) or len(snapshot.table))
         speed = len(turns) / seconds if seconds > 0 else float("inf")
         for view in res:
             res[view]["turns/s"] = speed

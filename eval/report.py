@@ -3,7 +3,8 @@
 Input shapes (what the ReDial runner produces):
 
 - ``results``: ``{system: {view: {metric: value}}}`` with the metric names of
-  :data:`eval.metrics.TABLE_METRICS` (``R@1``, ``R@10``, ``R@50``, ``NDCG@10``, ``MRR``); extra metrics
+  :data:`eval.metrics.REPORT_METRICS` (``R@1``, ``R@10``, ``R@50``, ``NDCG@10``, ``MRR`` per (turn, rec item)
+  pair; ``P@10`` and ``MAP@50`` per turn; ``Cov@10``, the catalogue share some top 10 holds); extra metrics
   (e.g. ``pairs``, the number of (turn, rec item) pairs) are kept in ``result.json`` only.
 - ``curves``: ``{system: {view: {k: recall}}}`` for ``k = 1..50`` (keys may be ints or strings).
 - ``run``: a :class:`RunInfo` (turns scored, speed, duration, input files, date).
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from eval.metrics import TABLE_METRICS
+from eval.metrics import REPORT_METRICS
 from eval.redial import VIEWS
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def format_table(
-    results: Results, metrics: Sequence[str] = TABLE_METRICS, *, published: bool = False
+    results: Results, metrics: Sequence[str] = REPORT_METRICS, *, published: bool = False
 ) -> str:
     """One Markdown table per view: a row per system, a column per metric (3 decimals)."""
     parts = []
@@ -139,7 +140,7 @@ def format_table(
     return "\n\n".join(parts)
 
 
-def print_table(results: Results, metrics: Sequence[str] = TABLE_METRICS, file: TextIO | None = None) -> None:
+def print_table(results: Results, metrics: Sequence[str] = REPORT_METRICS, file: TextIO | None = None) -> None:
     """Print the results as aligned plain-text tables, one per view (for the console)."""
     out = file or sys.stdout
     for view in _views(results):
@@ -225,7 +226,7 @@ def _published_footnote() -> str:
 def _markdown(results: Results, run: RunInfo, plot_name: str) -> str:
     out = ["# ReDial recommendation benchmark", "", PROTOCOL_NOTE, ""]
     for view in _views(results):
-        header, rows = _table_rows(results, view, TABLE_METRICS, published=True)
+        header, rows = _table_rows(results, view, REPORT_METRICS, published=True)
         out += [f"## View: {view}", "", _markdown_table(header, rows), ""]
     out += [_published_footnote(), "", f"![Recall@k]({plot_name})", "", "## Run", ""]
     out += [f"- {name}: {value}" for name, value in _run_lines(run)]
@@ -255,7 +256,7 @@ def _html(results: Results, run: RunInfo, png: bytes) -> str:
         f"<p>{html.escape(PROTOCOL_NOTE)}</p>",
     ]
     for view in _views(results):
-        header, rows = _table_rows(results, view, TABLE_METRICS, published=True)
+        header, rows = _table_rows(results, view, REPORT_METRICS, published=True)
         parts += [f"<h2>View: {html.escape(view)}</h2>", _html_table(header, rows)]
     footnote = html.escape(_published_footnote()).replace("*published*", "<em>published</em>")
     parts.append(f"<p>{footnote.replace('**test**', '<strong>test</strong>')}</p>")

@@ -7,15 +7,19 @@ runner canonicalises them (see :meth:`eval.redial.RedialCatalogue.canonicalise`)
   (in-sample: an optimistic reference, not a result).
 - ``bm25`` — BM25 over the item texts, the last two utterances as the query.
 - ``dense`` — MiniLM cosine between the last two utterances and the item texts (exact search).
-- ``recbot`` — the product's path: every utterance of the context goes through understanding
-  (:class:`bot.understand.Understander`, or the engine's LLM understanding with ``llm=True``) into a
-  :class:`bot.state.SessionState` — seeker utterances are parsed in order; titles the recommender
+- ``retrieval`` — the product's understanding and retrieval without any learned ranker: every
+  utterance of the context goes through the engine's own understanding
+  (:meth:`bot.engine.ConversationEngine.understand`; rules only unless ``llm=True``) into a
+  :class:`bot.state.SessionState` — seeker utterances are read in order; titles the recommender
   mentioned are recorded as shown, so "seen it" / "loved that one" resolve as they do in the chat —
   then ``state.to_query()`` and :meth:`retrieval.retriever.Retriever.retrieve` with MMR off (the
   benchmark scores accuracy, not diversity).
-- ``recbot+rerank`` — the same with the learned reranker (:mod:`retrieval.rerank`). Conversations the
-  reranker was trained on are scored by the cross-validation model that never saw them, so numbers
-  on the training turns are out-of-fold; other conversations use the final model.
+- ``recbot`` — exactly what the chat runs on that catalogue: the same path with the ranker
+  ``bot.services.ranker_for`` loads (``retrieval.rerank="auto"``: the catalogue's own learned reranker
+  if one was trained, else the packaged transfer ranker). Dialogues the ranker was trained on are scored
+  by the cross-validation model that never saw them (out-of-fold).
+- ``recbot+rerank`` — the ReDial-only learned reranker (:mod:`retrieval.rerank`, id-based priors) named
+  explicitly, with its repeat model in the all view; out-of-fold likewise.
 
 Per-turn states are built incrementally: a dialogue's later turns extend the state of its earlier
 ones instead of re-reading the whole context, and a context already read is never read again (which
@@ -28,7 +32,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -40,13 +44,16 @@ from eval.repeats import RepeatModel, merge_by_probability, true_probability
 from retrieval.embeddings import Embedder
 from retrieval.index import IndexSnapshot
 from retrieval.rerank import RerankerArtifact, cv_rerankers
-from retrieval.retriever import RetrievalConfig, Retriever
+from retrieval.retriever import Reranker, RetrievalConfig, Retriever
 from retrieval.schema import Query
+
+if TYPE_CHECKING:
+    from bot.engine import ConversationEngine
 
 log = logging.getLogger(__name__)
 
-SYSTEMS: tuple[str, ...] = ("popularity", "bm25", "dense", "recbot", "recbot+rerank")
-DEFAULT_SYSTEMS: tuple[str, ...] = SYSTEMS
+SYSTEMS: tuple[str, ...] = ("popularity", "bm25", "dense", "retrieval", "recbot", "recbot+rerank")
+DEFAULT_SYSTEMS: tuple[str, ...] = ("popularity", "bm25", "dense", "retrieval", "recbot")
 _MARGIN = 5  # extra ids asked for, so that canonicalising duplicates still leaves k
 
 
@@ -95,6 +102,12 @@ class DialogueStates:
         self._last: dict[str, tuple[tuple[str, ...], SessionState]] = {}
         self._done: dict[tuple[str, tuple[str, ...]], SessionState] = {}  # every context read so far
         self.utterances_read = 0
+
+    @classmethod
+    def from_engine(cls, engine: ConversationEngine) -> DialogueStates:
+        """Seeker utterances read by the engine's own :meth:`ConversationEngine.understand` (the chat's code:
+        rules, plus the LLM as its ``llm_understanding`` setting says), titles found by its title index."""
+        return cls(engine.understander, lambda state, text: engine.understand(state, text))
 
     def state(self, turn: RedialTurn) -> SessionState:
         """The state after the whole context of ``turn`` (a fresh copy: callers may change it)."""
@@ -248,6 +261,17 @@ class RecbotSystem:
         return out[: k + _MARGIN]
 
 
+def fold_system(states: DialogueStates, snapshot: IndexSnapshot, embedder: Embedder, config: RetrievalConfig,
+                final: Reranker | None, folds: Sequence[Reranker], fold_of: dict[str, int], *, name: str = "recbot",
+                repeats: RepeatModel | None = None, negative_rate: float = 1.0) -> RecbotSystem:
+    """A system ranking with ``final``, except that dialogues in ``fold_of`` are ranked by the fold model that
+    never saw them (out-of-fold numbers for a ranker's own training dialogues)."""
+    fold_retrievers = [Retriever(snapshot, embedder, config, reranker=r) for r in folds]
+    by_dialogue = {d: fold_retrievers[f] for d, f in fold_of.items() if f < len(fold_retrievers)}
+    return RecbotSystem(states, Retriever(snapshot, embedder, config, reranker=final), name, by_dialogue,
+                        repeats=repeats, negative_rate=negative_rate)
+
+
 def reranked_system(states: DialogueStates, snapshot: IndexSnapshot, embedder: Embedder,
                     config: RetrievalConfig, artifact: RerankerArtifact,
                     name: str = "recbot+rerank", repeats: RepeatModel | None = None) -> RecbotSystem:
@@ -271,6 +295,7 @@ __all__ = [
     "RecbotSystem",
     "System",
     "eval_retrieval_config",
+    "fold_system",
     "last_utterances",
     "reranked_system",
     "roles",

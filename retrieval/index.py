@@ -11,6 +11,14 @@ from N's items file, only new or changed items are embedded — and switches ``m
 atomic rename at the very end. An ingest that fails or is killed half-way leaves generation N active
 and intact; its leftovers are removed by the next ingest. Re-ingesting an unchanged catalogue embeds
 nothing and writes nothing.
+
+With a Chroma server (``http`` mode) the server is the shared source and the index root is a private
+cache: replicas share no disk. Ingest also stores each item's body (JSON, its position and content hash)
+in its Chroma record's metadata and publishes the manifest on the server (a ``recbot-documents`` record:
+the switch every replica sees). :meth:`CatalogueIndex.open` reads the published manifest and, when its
+own cache does not hold that generation, rebuilds ``items.sqlite`` and BM25 from the server's records
+(ids, vectors, bodies) in its private root. The previous generation's collection is kept on the server
+so replicas still serving it keep working until they restart.
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ from retrieval.filters import item_metadata
 from retrieval.itemstore import ItemTable, read_hashes_and_vectors, write_items
 from retrieval.lexical import LexicalIndex
 from retrieval.schema import Item
-from retrieval.store import ChromaStore, StoreConfig, VectorCollection
+from retrieval.seed_vectors import SeedVectors
+from retrieval.store import ChromaStore, StoreConfig, StoreError, VectorCollection
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+BODY_KEY = "recbot_item"  # http mode: the item's JSON body in its Chroma record's metadata
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}[a-z0-9]$")
 
 
@@ -132,11 +142,11 @@ class CatalogueIndex:
         return f"recbot-{self.name}-g{generation}"
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self, wait: bool = False) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as fh:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 raise IndexUnavailable(f"another ingest of {self.name!r} is running ({self.root})") from exc
             try:
@@ -145,7 +155,85 @@ class CatalogueIndex:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def manifest(self) -> Manifest | None:
+        """The active generation (None before the first ingest): in http mode the one published on the
+        Chroma server, else the one in the local index root."""
+        if not self.shared:
+            return self._local_manifest()
+        published = self.published_manifest()
+        if published is not None:
+            return published
+        local = self._local_manifest()  # ingested before manifests were published
+        return local if local is not None and self.store.has_collection(local.collection) else None
+
+    def _local_manifest(self) -> Manifest | None:
+        """The generation this process's index root holds (in http mode: its private cache)."""
         return Manifest.read(self.manifest_path)
+
+    # -- http mode: the server is the shared source ----------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """True with a Chroma server: items and the manifest are published there for every replica."""
+        return self.store.config.mode == "http"
+
+    @property
+    def _document_key(self) -> str:
+        return f"manifest:{self.name}"
+
+    def published_manifest(self) -> Manifest | None:
+        """http mode: the active generation as published on the Chroma server (None if never)."""
+        doc = self.store.read_document(self._document_key)
+        return None if doc is None else Manifest(**doc)
+
+    def _cached(self, manifest: Manifest) -> bool:
+        items_file = self._gen_dir(manifest.generation) / "items.sqlite"
+        return self._local_manifest() == manifest and items_file.is_file()
+
+    def _download(self, manifest: Manifest) -> None:
+        """Rebuild ``manifest``'s generation (items file, BM25) in the private root from the server."""
+        start = time.perf_counter()
+        collection = self.store.collection(manifest.collection)
+        rows: list[tuple[int, str, Item, np.ndarray]] = []
+        for _ids, embeddings, metadatas in collection.records():
+            for vector, meta in zip(embeddings, metadatas, strict=True):
+                body = (meta or {}).get(BODY_KEY)
+                if body is None:
+                    raise IndexUnavailable(
+                        f"collection {manifest.collection!r} on {self.store.config.describe()} holds no item "
+                        f"bodies; run `recbot ingest {self.name}` again with store.mode = \"http\""
+                    )
+                record = json.loads(body)
+                rows.append((record["pos"], record["hash"], Item.from_dict(record["item"]), vector))
+        if len(rows) != manifest.count:
+            raise IndexUnavailable(f"{manifest.collection!r} has {len(rows)} records, its manifest says "
+                                   f"{manifest.count}; run `recbot ingest {self.name}` again")
+        rows.sort(key=lambda r: r[0])
+        items = [r[2] for r in rows]
+        final = self._gen_dir(manifest.generation)
+        tmp = self.root / f"gen-{manifest.generation}.partial"
+        for leftover in (final, tmp):
+            shutil.rmtree(leftover, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write_items(tmp / "items.sqlite", items, [r[1] for r in rows], np.stack([r[3] for r in rows]))
+        LexicalIndex.build([it.text for it in items]).save(tmp / "bm25")
+        os.replace(tmp, final)
+        manifest.write(self.manifest_path)
+        self._cleanup_local(keep=manifest.generation)
+        log.info("%s: generation %d (%d items) rebuilt from %s in %.1f s", self.name, manifest.generation,
+                 len(items), self.store.config.describe(), time.perf_counter() - start)
+
+    def _current(self) -> Manifest | None:
+        """The active generation, with its files in the local root. http mode: the published one,
+        downloaded into the private cache when missing; a root ingested before manifests were
+        published (its collection still on the server) is used as it is."""
+        if not self.shared:
+            return self._local_manifest()
+        published = self.published_manifest()
+        if published is None:
+            return self.manifest()
+        if not self._cached(published):
+            self._download(published)
+        return published
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -157,16 +245,19 @@ class CatalogueIndex:
         batch_size: int = 64,
         progress: bool = True,
         vectors: np.ndarray | None = None,
+        seed: SeedVectors | None = None,
     ) -> IngestReport:
         """Index ``items``; ``vectors`` may supply precomputed embeddings (rows aligned with items,
-        made by ``embedder``'s model), in which case nothing is embedded here."""
+        made by ``embedder``'s model), in which case nothing is embedded here. ``seed``: vectors shipped
+        with a bundled catalogue (:mod:`retrieval.seed_vectors`), used for every item whose text they
+        hold; only the others are embedded."""
         start = time.perf_counter()
         if vectors is not None and vectors.shape != (len(items), embedder.dim):
             raise ValueError(f"vectors must have shape ({len(items)}, {embedder.dim}), got {vectors.shape}")
         if not items:
             raise ValueError(f"catalogue {self.name!r} has no items to ingest")
         with self._lock():
-            current = self.manifest()
+            current = self._current()
             old: dict[str, tuple[str, np.ndarray]] = {}
             if current is not None and current.embedder == embedder.name:
                 old = read_hashes_and_vectors(self._gen_dir(current.generation) / "items.sqlite")
@@ -181,6 +272,7 @@ class CatalogueIndex:
                 and removed == 0
                 and all(old.get(i, ("",))[0] == h for i, h in zip(new_ids, hashes, strict=True))
                 and self.store.has_collection(current.collection)
+                and (not self.shared or self.published_manifest() == current)
             ):
                 self._cleanup(keep=current.generation)
                 return IngestReport(self.name, len(items), 0, len(items), 0, current.generation,
@@ -194,6 +286,12 @@ class CatalogueIndex:
                 for p, i in enumerate(new_ids):
                     if i in old:  # changed items are overwritten below
                         vectors[p] = old[i][1]
+            if todo and seed is not None:
+                shipped = seed.lookup([items[p].text for p in todo])
+                for j, vec in shipped.items():
+                    vectors[todo[j]] = vec
+                todo = [p for j, p in enumerate(todo) if j not in shipped]
+                log.info("%d items from the shipped vectors", len(shipped))
             if todo:
                 log.info("embedding %d of %d items", len(todo), len(items))
                 vectors[todo] = embedder.embed(
@@ -207,6 +305,8 @@ class CatalogueIndex:
                 embedder=embedder.name, dim=embedder.dim, count=len(items), created=time.time(),
             )
             manifest.write(self.manifest_path)  # the switch: atomic
+            if self.shared:
+                self.store.write_document(self._document_key, asdict(manifest))  # every replica's switch
             self._cleanup(keep=generation)
             return IngestReport(self.name, len(items), len(todo), len(items) - len(todo), removed,
                                 generation, time.perf_counter() - start, up_to_date=False)
@@ -225,16 +325,27 @@ class CatalogueIndex:
         name = self._collection_name(generation)
         self.store.drop(name)  # a leftover of an interrupted ingest
         collection = self.store.collection(name, create=True)
+        metadatas = [item_metadata(it) for it in items]
+        if self.shared:  # replicas rebuild their item table and BM25 from these
+            for pos, (meta, it, h) in enumerate(zip(metadatas, items, hashes, strict=True)):
+                meta[BODY_KEY] = json.dumps({"pos": pos, "hash": h, "item": it.to_dict()}, ensure_ascii=False)
         with tqdm(total=len(items), desc=f"indexing {self.name}", unit="item", disable=not progress) as bar:
-            collection.upsert([it.id for it in items], vectors, [item_metadata(it) for it in items], progress=bar)
+            collection.upsert([it.id for it in items], vectors, metadatas, progress=bar)
         os.replace(tmp, final)
 
     def _cleanup(self, keep: int) -> None:
-        """Remove generations and collections other than ``keep`` (old ones and crash leftovers)."""
+        """Remove generations and collections other than ``keep`` (old ones and crash leftovers); on a
+        shared server the previous generation's collection stays for replicas still serving it."""
         prefix = f"recbot-{self.name}-g"
+        kept = {self._collection_name(keep)}
+        if self.shared:
+            kept.add(self._collection_name(keep - 1))
         for col in self.store.list_collections():
-            if col.startswith(prefix) and col != self._collection_name(keep):
+            if col.startswith(prefix) and col not in kept:
                 self.store.drop(col)
+        self._cleanup_local(keep)
+
+    def _cleanup_local(self, keep: int) -> None:
         for path in self.root.glob("gen-*"):
             if path.name != f"gen-{keep}":
                 shutil.rmtree(path, ignore_errors=True)
@@ -242,10 +353,19 @@ class CatalogueIndex:
     # -- open -----------------------------------------------------------------------------------
 
     def open(self) -> IndexSnapshot:
-        manifest = self.manifest()
+        if self.shared:
+            try:
+                with self._lock(wait=True):
+                    manifest = self._current()
+            except StoreError as exc:
+                raise IndexUnavailable(f"catalogue {self.name!r}: {exc}") from exc
+            where = f"on {self.store.config.describe()}"
+        else:
+            manifest = self.manifest()
+            where = f"no {self.manifest_path}"
         if manifest is None:
             raise IndexUnavailable(
-                f"catalogue {self.name!r} is not indexed yet (no {self.manifest_path}); run `recbot ingest {self.name}`"
+                f"catalogue {self.name!r} is not indexed yet ({where}); run `recbot ingest {self.name}`"
             )
         gen = self._gen_dir(manifest.generation)
         table = ItemTable.load(gen / "items.sqlite")

@@ -69,6 +69,8 @@ from pydantic import (
 from retrieval.errors import CatalogueError, Issue, IssueKind, MappingError
 from retrieval.loaders import FORMAT_OPTIONS, Record
 from retrieval.schema import Item, Scalar
+from retrieval.summaries import SummarySpec, load_summaries
+from retrieval.titlekey import film_key
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}[a-z0-9]$")  # as retrieval.index requires
 FACT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -263,6 +265,7 @@ class FieldMapping(BaseModel):
     popularity: ValueSpec | None = None
     text: str
     duplicates: Literal["error", "keep_first", "suffix"] = "error"
+    summaries: SummarySpec | None = None  # plot text joined by title + year (retrieval.summaries)
 
     _path: Path | None = PrivateAttr(default=None)
     _compiled: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -389,9 +392,15 @@ class FieldMapping(BaseModel):
         popularity = None
         if self.popularity is not None:
             popularity = ctx.float_value("popularity", self.popularity)
+        summary = None
+        if self.summaries is not None:
+            spec = self.summaries
+            summary = load_summaries(spec.package, spec.path, spec.max_chars).get(film_key(title, year) or "")
+            if summary:
+                facts["summary_source"] = spec.attribution
         ctx.vars["item"] = {
             "id": item_id, "title": title, "year": year, "genres": list(genres), "people": list(people),
-            "facts": facts, "popularity": popularity,
+            "facts": facts, "popularity": popularity, "summary": summary,
         }
         text = _clean_text(ctx.render("text", self._compiled["text"]))
         if not text:

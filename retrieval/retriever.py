@@ -96,6 +96,11 @@ class Retriever:
     # -- public ---------------------------------------------------------------------------------
 
     @property
+    def ranker_name(self) -> str:
+        """Which learned ranker orders the results: its ``name`` ("learned", "transfer"), or "none"."""
+        return getattr(self.reranker, "name", None) or "none"
+
+    @property
     def items(self) -> list[Item]:
         return self.table.items
 

@@ -104,6 +104,14 @@ class VectorCollection:
             for ids, dists in zip(res["ids"], res["distances"], strict=True)
         ]
 
+    def records(self) -> Iterator[tuple[list[str], np.ndarray, list[dict[str, Any]]]]:
+        """Every record as batches of ``(ids, embeddings, metadatas)`` (pages within Chroma's limit)."""
+        total = self.count()
+        for part in _batches(total, self._max_batch):
+            res = self._col.get(limit=part.stop - part.start, offset=part.start,
+                                include=["embeddings", "metadatas"])
+            yield list(res["ids"]), np.asarray(res["embeddings"], dtype=np.float32), list(res["metadatas"])
+
     def get_embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for part in _batches(len(ids), self._max_batch):
@@ -155,6 +163,32 @@ class ChromaStore:
 
     def list_collections(self) -> list[str]:
         return [c.name for c in self._client.list_collections()]
+
+    # -- small JSON documents kept on the store itself (what replicas that share nothing else read) --
+
+    DOCUMENTS = "recbot-documents"
+
+    def read_document(self, key: str) -> dict[str, Any] | None:
+        """The JSON document stored under ``key`` by :meth:`write_document`, or None."""
+        import json
+
+        try:
+            if not self.has_collection(self.DOCUMENTS):
+                return None
+            res = self._client.get_collection(self.DOCUMENTS, embedding_function=None).get(
+                ids=[key], include=["metadatas"])
+        except Exception as exc:  # chromadb raises a variety of transport errors
+            raise StoreError(f"cannot read {key!r} from {self.config.describe()}: {exc}") from exc
+        if not res["ids"]:
+            return None
+        return json.loads(res["metadatas"][0]["json"])
+
+    def write_document(self, key: str, doc: dict[str, Any]) -> None:
+        """Store ``doc`` under ``key``, replacing what was there in one step (a record upsert)."""
+        import json
+
+        col = self._client.get_or_create_collection(self.DOCUMENTS, embedding_function=None)
+        col.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{"json": json.dumps(doc)}])
 
     def drop(self, name: str) -> None:
         if self.has_collection(name):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.film_catalogue import make_items
+from tests.pg_server import postgres_server  # noqa: F401 - a real PostgreSQL server, once per session
 
 # Every model comes from a PyPI package; nothing may reach a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -210,7 +210,8 @@ def _add_health_routes(app: FastAPI) -> None:
         response_model=Readiness,
         tags=["health"],
         summary="Readiness: indexes opened and the LLM loaded (503 until then); 'degraded' while a "
-        "Chroma server does not answer (the in-memory index answers instead)",
+        "Chroma server does not answer (the in-memory index answers instead) or a crashed local "
+        "model server restarts",
         responses={503: {"model": Readiness, "description": "loading, or failed to start"}},
     )
     async def readyz(request: Request) -> Any:
@@ -218,9 +219,14 @@ def _add_health_routes(app: FastAPI) -> None:
         if not rt.ready.is_set():
             status = "failed" if rt.error else "loading"
             return JSONResponse(Readiness(status=status, error=rt.error).model_dump(), 503)
-        cats = {}
+        cats, llm_problems = {}, []
         for name, service in rt.services().items():
-            cats[name] = {"items": len(service.engine.catalogue.items), "llm": service.engine.llm.name}
+            llm = service.llm_status()
+            cats[name] = {"items": len(service.engine.catalogue.items), "llm": llm["name"],
+                          "llm_state": llm["state"], "llm_restarts": llm.get("restarts", 0)}
+            if llm["state"] != "ready":
+                llm_problems.append(f"{name}: the language model is {llm['state']}"
+                                    + (f" ({llm['detail']})" if llm["detail"] else ""))
         if any(c["items"] == 0 for c in cats.values()):
             empty = [n for n, c in cats.items() if c["items"] == 0]
             return JSONResponse(
@@ -230,7 +236,8 @@ def _add_health_routes(app: FastAPI) -> None:
                 503,
             )
         http_store = getattr(getattr(rt.settings, "store", None), "mode", None) == "http"
-        if http_store and (problems := await _store_problems(rt.services())):
+        problems = llm_problems + (await _store_problems(rt.services()) if http_store else [])
+        if problems:
             return Readiness(status="degraded", catalogues=cats, error="; ".join(problems))
         return Readiness(status="ready", catalogues=cats)
 

@@ -81,9 +81,15 @@ class RecommendationOut(BaseModel):
     label: str = Field(description="how to name the item to a person: title (year)")
     genres: list[str] = Field(default_factory=list)
     facts: dict[str, Any] = Field(default_factory=dict, description="a few telling catalogue facts")
-    why: str = Field(description="a one-line reason, from retrieval (never invented by the LLM)")
+    why: str = Field(
+        description="a one-line reason: the person's wishes this item meets, checked against its facts"
+    )
     reasons: list[str] = Field(default_factory=list, description="every matching reason")
     score: float
+    people: dict[str, list[str]] = Field(
+        default_factory=dict, description="names by role (director, writer, cast, ingredient), where known"
+    )
+    plot: str | None = Field(None, description="one sentence of plot, where the catalogue has one")
 
     model_config = ConfigDict(json_schema_extra={"examples": [_REC_EXAMPLE]})
 
@@ -293,11 +299,14 @@ class Health(BaseModel):
 class CatalogueStatus(BaseModel):
     items: int
     llm: str
+    llm_state: Literal["ready", "starting", "restarting", "failed", "stopped"] = "ready"
+    llm_restarts: int = 0
 
 
 class Readiness(BaseModel):
     """``degraded``: serving, with a fallback (a Chroma server that does not answer: the in-memory
-    index answers instead); ``error`` says what is wrong."""
+    index answers instead; a local model server that crashed and is being restarted: replies are
+    grounded lines without the LLM meanwhile); ``error`` says what is wrong."""
 
     status: Literal["ready", "degraded", "loading", "failed"]
     catalogues: dict[str, CatalogueStatus] = Field(default_factory=dict)

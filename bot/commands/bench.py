@@ -20,3 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description=bench_chat.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_chat.add_arguments(c)
     c.set_defaults(func=lambda args: (bench_chat.run(args), 0)[1])
+    from eval import bench_llm
+
+    m = kinds.add_parser("llm", help="chat models side by side: load, first token, tokens/s, JSON answers",
+                         description=bench_llm.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench_llm.add_arguments(m)
+    m.set_defaults(func=lambda args: (bench_llm.run(args), 0)[1])

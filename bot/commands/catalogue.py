@@ -10,6 +10,8 @@ import time
 from bot import services
 from bot.settings import Settings, get_settings
 from retrieval.catalogue import list_bundled, load_catalogue
+from retrieval import seed_vectors
+from retrieval.embeddings import MODEL_SLUG
 from retrieval.errors import CatalogueError
 from retrieval.index import IndexUnavailable
 from retrieval.schema import Query, Range
@@ -65,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-invalid", action="store_true", help="drop invalid rows and report counts")
     p.add_argument("--limit", type=int, help="only the first N valid items (for trying things out)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--write-seed-vectors", action="store_true",
+                   help="(maintainers) index a bundled catalogue without its shipped vectors, then write its "
+                        "vectors as the shipped ones (they make the first ingest on a new machine fast)")
     p.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("search", help="query an ingested catalogue and show ranked items with reasons",
@@ -87,23 +92,39 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def ingest(settings: Settings, source: str, mapping: str | None = None, *, skip_invalid: bool = False,
-           limit: int | None = None, progress: bool = True) -> str:
-    """Load + index; returns the catalogue name. Raises CatalogueError on invalid input."""
+           limit: int | None = None, progress: bool = True, write_seed: bool = False) -> str:
+    """Load + index; returns the catalogue name. Raises CatalogueError on invalid input. A bundled
+    catalogue takes the vectors shipped with it (:mod:`retrieval.seed_vectors`) for every unchanged
+    text; ``write_seed`` embeds without them and writes the index's vectors as the new shipped ones."""
     loaded = load_catalogue(source, mapping, skip_invalid=skip_invalid, limit=limit, progress=progress)
     if loaded.report.skipped:
         print(loaded.report.summary(), file=sys.stderr)
     index = services.catalogue_index(settings, loaded.name)
-    report = index.ingest(loaded.items, services.embedder(settings), batch_size=settings.embedding.batch_size,
-                          progress=progress)
+    embedder = services.embedder(settings)
+    seed = seed_vectors.load(loaded.name, MODEL_SLUG, embedder.dim) if loaded.name in bundled_names() else None
+    report = index.ingest(loaded.items, embedder, batch_size=settings.embedding.batch_size, progress=progress,
+                          seed=None if write_seed else seed)
     print(report.summary())
+    if write_seed:
+        table = index.open().table
+        path = seed_vectors.write(loaded.name, MODEL_SLUG, [it.text for it in table.items], table.vectors)
+        print(f"wrote the shipped vectors of {loaded.name!r} to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return loaded.name
+
+
+def bundled_names() -> set[str]:
+    return {n for n, _ in list_bundled()}
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
+        if args.write_seed_vectors and (args.mapping or args.limit or args.catalogue not in bundled_names()):
+            print("error: --write-seed-vectors is for a whole bundled catalogue (no --mapping, no --limit)",
+                  file=sys.stderr)
+            return 2
         ingest(settings, args.catalogue, args.mapping, skip_invalid=args.skip_invalid, limit=args.limit,
-               progress=not args.quiet)
+               progress=not args.quiet, write_seed=args.write_seed_vectors)
     except CatalogueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,7 +137,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def ensure_indexed(settings: Settings, name: str) -> None:
     """Ingest a bundled catalogue on first use, so the first command just works."""
     if services.catalogue_index(settings, name).manifest() is None:
-        if name not in {n for n, _ in list_bundled()}:
+        if name not in bundled_names():
             raise IndexUnavailable(f"catalogue {name!r} is not indexed; run `recbot ingest` on it first")
         print(f"First use of the bundled catalogue {name!r}: indexing it once (later starts are instant).",
               file=sys.stderr)

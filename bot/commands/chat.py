@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--catalogue", "-c", help="catalogue name (default: settings.catalogue, 'movies')")
     p.add_argument("--backend", choices=["llamacpp", "transformers", "openai"], help="LLM backend")
-    p.add_argument("--model", help="model: qwen2.5-0.5b (default), smollm2-135m, a GGUF path or an HF path")
+    p.add_argument("--model", help="model: qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, smollm2-135m, a GGUF path or an HF path")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for --backend openai")
     p.add_argument("--prompt-set", help="template set (default, customer_service, …)")
     p.add_argument("-k", type=int, help="recommendations per turn (default 3)")

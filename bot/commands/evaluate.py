@@ -1,5 +1,5 @@
-"""`recbot eval redial|templates|simulate` and `recbot train-reranker`: the ReDial benchmark, the
-prompt-template A/B and the user simulator, and the reranker the benchmark trains."""
+"""`recbot eval redial|templates|simulate|dialogue` and `recbot train-reranker`: the ReDial benchmark, the
+prompt-template A/B, the user simulator, the conversational suite, and the reranker the benchmark trains."""
 
 from __future__ import annotations
 
@@ -15,14 +15,41 @@ mentioned are dropped from the truth and excluded from the ranking). The catalog
 index 'redial' first (a no-op when unchanged). Writes result.json, report.md, report.html and a
 Recall@k plot.
 
-systems: popularity (in-sample reference), bm25, dense (last two utterances vs item texts), recbot
-(understanding -> session state -> retrieval), recbot+rerank (needs `recbot train-reranker` first;
-training dialogues are scored out-of-fold).
+systems: popularity (in-sample reference unless --train-turns), bm25, dense (last two utterances vs item
+texts), retrieval (the chat's understanding -> session state -> retrieval, no learned ranker), recbot
+(exactly what the chat runs on that catalogue: the same path plus the ranker it loads -- the catalogue's
+own learned reranker if trained, else the packaged transfer ranker; its training dialogues are scored
+out-of-fold), recbot+rerank (the ReDial-only reranker of `recbot train-reranker`, with its repeat model).
+Besides recall, NDCG and MRR, the tables give P@10, MAP@50 and catalogue coverage of the top 10.
+
+--catalogue also takes the name of an ingested catalogue (e.g. the bundled 'movies'): the transfer
+benchmark, where ReDial names are mapped onto its films by normalised title + year (the mapped share
+is reported; only mapped rec items are scored).
 
 examples:
   recbot eval redial --turns ../shared/data/redial/valid_turns.jsonl \\
                      --catalogue ../shared/data/redial/id2info.json
+  recbot eval redial --turns ../shared/data/redial/valid_turns.jsonl --catalogue movies \\
+                     --train-turns ../shared/data/redial/train_extra_dialogues_raw.jsonl
   recbot eval redial --turns T.jsonl --catalogue id2info.json --systems recbot --llm --limit 50
+"""
+
+DIALOGUE_HELP = """\
+Play scripted multi-turn conversations (YAML, in English, Chinese and Spanish, on films and recipes)
+through the HTTP API -- the app `recbot serve` runs, built in this process, or a running server with
+--server -- and check every turn: the cards (genres, years, runtime and other numeric facts, people by
+role, exclusions, items given feedback or already shown never coming back), answers about shown items
+against the catalogue, an honest "I can't" for what the catalogue cannot answer, faithfulness (every
+explanation sentence and card "why" checked against the items' facts; no unfinished sentences, no
+injected claims) and the language of the reply. Prints pass rates by category, language and
+catalogue, whole conversations, and false claims per 100 explanation sentences. The catalogues must be
+ingested (`recbot ingest movies`, `recbot ingest recipes`). The file format is in eval/dialogue.py.
+
+examples:
+  recbot eval dialogue
+  recbot eval dialogue --tag slice --model smollm2-135m
+  recbot eval dialogue eval/dialogues/movies_zh.yaml --out reports/dialogue
+  recbot eval dialogue --server http://127.0.0.1:8000
 """
 
 TRAIN_HELP = """\
@@ -32,9 +59,17 @@ items mentioned) scored by gradient-boosted trees. Cross-validated by dialogue; 
 numbers and caches the model under the data dir, named by the catalogue fingerprint and feature
 version, where `recbot eval redial` (and the retriever wiring) find it.
 
-example:
+With --transfer it trains the transfer ranker instead, the one shipped in retrieval/models/transfer/ and
+loaded for every catalogue without a reranker of its own: a two-tower (a fine-tuned query tower over the
+catalogue's MiniLM item vectors, learned film vectors keyed by title + year, a quality prior from the
+catalogue's review fields) and gradient-boosted trees over catalogue-generic features, trained on the dev
+turns plus the train-extra dialogues mapped onto the bundled films (5-fold CV by dialogue; prints the
+out-of-fold dev numbers; about 10 minutes on 2 cores). Only weights are written, no ReDial rows or counts.
+
+examples:
   recbot train-reranker --turns ../shared/data/redial/valid_turns.jsonl \\
                         --catalogue ../shared/data/redial/id2info.json
+  recbot train-reranker --transfer
 """
 
 
@@ -52,7 +87,7 @@ templates differ: only `understand` moves the ReDial-turn numbers; `system`/`eli
 the simulated seeker reads; explanation templates never change the cards.
 
 Identical LLM requests are answered once (A and B share what they share). Measured on 2 busy CPU cores
-with the default Qwen2.5-0.5B: 12 minutes for default vs customer_service (same `understand`: B's ReDial
+with the default Qwen2.5-Coder-0.5B: 12 minutes for default vs customer_service (same `understand`: B's ReDial
 turns are replayed), 17 minutes when `understand` differs; almost all of it is the ReDial turns' LLM
 calls (--turns-limit). --model smollm2-135m is a quick check.
 
@@ -80,7 +115,8 @@ REDIAL_DIR = "../shared/data/redial"
 
 # the names of eval.systems.SYSTEMS, kept here so that `recbot --help` does not import the models' code
 # (tests/eval/test_redial_runner.py checks that both agree)
-SYSTEMS = ("popularity", "bm25", "dense", "recbot", "recbot+rerank")
+SYSTEMS = ("popularity", "bm25", "dense", "retrieval", "recbot", "recbot+rerank")
+DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "retrieval", "recbot")
 
 
 def _systems(text: str) -> list[str]:
@@ -131,11 +167,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = kinds.add_parser("redial", help="Recall@k / NDCG / MRR on ReDial recommender turns",
                          description=EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--turns", required=True, help="a ReDial turns file (JSONL: context, entity, rec, ...)")
-    r.add_argument("--catalogue", required=True, help="the ReDial id2info.json")
-    r.add_argument("--systems", type=_systems, default=list(SYSTEMS),
-                   help=f"comma-separated (default: all of {','.join(SYSTEMS)})")
-    r.add_argument("--train-turns", help="turns the popularity baseline is fitted on (default: the scored "
-                   "file, in-sample); score a held-out split with the dev file here")
+    r.add_argument("--catalogue", required=True,
+                   help="the ReDial id2info.json, or a catalogue name to transfer to (e.g. movies)")
+    r.add_argument("--systems", type=_systems, default=list(DEFAULT_SYSTEMS),
+                   help=f"comma-separated from {','.join(SYSTEMS)} (default: {','.join(DEFAULT_SYSTEMS)})")
+    r.add_argument("--train-turns", help="turns (or raw ReDial dialogues) the popularity baseline is fitted on "
+                   "(default: the scored file, in-sample); score a held-out split with the dev file here")
     r.add_argument("--limit", type=_positive, help="only the first N turns (e.g. with --llm)")
     r.add_argument("--out", help="report directory (default: reports/redial-<date>)")
     g = r.add_mutually_exclusive_group()
@@ -169,15 +206,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", help="report directory (default: reports/simulate-<date>)")
     s.set_defaults(func=cmd_eval_simulate)
 
+    d = kinds.add_parser("dialogue", help="scripted multi-turn conversations through the HTTP API, by category",
+                         description=DIALOGUE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("paths", nargs="*", help="conversation files or folders (default: the packaged eval/dialogues)")
+    d.add_argument("--tag", action="append", default=[], help="only conversations with this tag (e.g. slice)")
+    d.add_argument("--only", action="append", default=[], help="only the conversation with this id")
+    d.add_argument("--server", help="a running `recbot serve` URL (default: the app built in this process)")
+    d.add_argument("--model", help="LLM to use instead of the configured one (e.g. smollm2-135m)")
+    d.add_argument("--out", help="write result.json and table.txt here")
+    d.add_argument("--quiet", action="store_true", help="no line per turn")
+    d.set_defaults(func=cmd_eval_dialogue)
+
     t = sub.add_parser("train-reranker", help="train the learned reranker on ReDial turns (cross-validated)",
                        description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--turns", required=True, help="the ReDial turns to train on (JSONL)")
-    t.add_argument("--catalogue", required=True, help="the ReDial id2info.json")
+    t.add_argument("--transfer", action="store_true",
+                   help="train the packaged transfer ranker (any catalogue) instead of a ReDial-only reranker")
+    t.add_argument("--turns", help="the ReDial turns to train on (JSONL; required without --transfer; "
+                   f"with it default {REDIAL_DIR}/valid_turns.jsonl)")
+    t.add_argument("--catalogue", help="the ReDial id2info.json (required without --transfer); with --transfer "
+                   "the catalogue to train on (default movies)")
+    t.add_argument("--extra", default=f"{REDIAL_DIR}/train_extra_dialogues_raw.jsonl",
+                   help="--transfer: raw ReDial dialogues trained on as well (default: %(default)s)")
+    t.add_argument("--out", help="--transfer: where to write the model (default: the packaged "
+                   "retrieval/models/transfer/)")
+    t.add_argument("--epochs", type=_positive, default=6, help="--transfer: two-tower epochs (default 6)")
     t.add_argument("--folds", type=_positive, default=5, help="cross-validation folds, by dialogue (default 5)")
     t.add_argument("--limit", type=_positive, help="only the first N turns")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train_reranker)
+
+
+def cmd_eval_dialogue(args: argparse.Namespace) -> int:
+    from eval.dialogue import SuiteError, load_suite, run
+
+    try:
+        conversations = load_suite(args.paths or None, tags=args.tag, only=args.only)
+        if not conversations:
+            print("error: no conversation matches --tag/--only", file=sys.stderr)
+            return 2
+        result = run(_settings_for(args), conversations, server=args.server, progress=not args.quiet,
+                     out=Path(args.out) if args.out else None)
+    except (SuiteError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.table())
+    failures = result.failures()
+    if failures:
+        print("\nfailed turns:\n" + failures)
+    return 0
 
 
 def cmd_eval_redial(args: argparse.Namespace) -> int:
@@ -203,6 +280,11 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
     from retrieval.errors import CatalogueError
     from retrieval.index import IndexUnavailable
 
+    if args.transfer:
+        return _train_transfer(args)
+    if not args.turns or not args.catalogue:
+        print("error: --turns and --catalogue are required (or use --transfer)", file=sys.stderr)
+        return 2
     try:
         report = train(args.turns, args.catalogue, folds=args.folds, limit=args.limit, seed=args.seed,
                        progress=not args.quiet)
@@ -210,6 +292,24 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
+    return 0
+
+
+def _train_transfer(args: argparse.Namespace) -> int:
+    from eval.redial import RedialFormatError
+    from eval.train_transfer import summary, train_transfer
+    from retrieval.errors import CatalogueError
+    from retrieval.index import IndexUnavailable
+
+    try:
+        result = train_transfer(catalogue=args.catalogue or "movies",
+                                turns_path=args.turns or f"{REDIAL_DIR}/valid_turns.jsonl",
+                                extra_path=args.extra or None, out=args.out, folds=args.folds, epochs=args.epochs,
+                                seed=args.seed, limit=args.limit, progress=not args.quiet)
+    except (ValueError, RedialFormatError, CatalogueError, IndexUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(result))
     return 0
 
 

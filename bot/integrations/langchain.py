@@ -115,7 +115,8 @@ class RecbotChat(Runnable[TurnInput | dict | str, dict]):
     runnable was made with ``session_id=``). Output::
 
         {"session_id": str, "text": str, "action": "ask|recommend|answer|chitchat",
-         "recommendations": [{"id", "title", "year", "label", "genres", "facts", "why", "reasons", "score"}],
+         "recommendations": [{"id", "title", "year", "label", "genres", "facts", "why", "reasons", "score",
+                              "people", "plot"}],
          "cancelled": bool, "degraded": str | None}
 
     Messages and state are stored in the service's session store, exactly as for the HTTP API.

@@ -2,7 +2,7 @@
 
 Use :func:`create_llm` (or :func:`create_llm_from_settings`) to get an :class:`LLM`, then
 ``llm.stream(messages, config, cancel)`` for text pieces or ``llm.complete(...)`` for the whole answer.
-Backends: ``llamacpp`` (in-process GGUF, default on CPU), ``transformers`` (Hugging Face models, GPUs),
+Backends: ``llamacpp`` (GGUF in a supervised llama.cpp child process, default on CPU), ``transformers`` (Hugging Face models, GPUs),
 ``openai`` (any OpenAI-compatible server). Importing this package imports no backend.
 """
 

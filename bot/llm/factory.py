@@ -2,8 +2,8 @@
 
 The application layer calls :func:`create_llm_from_settings` with ``settings.llm`` and
 ``settings.cache_dir``; library code and tests call :func:`create_llm` with explicit arguments.
-Backends are imported only when asked for, so the llamacpp path never imports torch and the openai
-path needs neither torch nor llama.cpp.
+Backends are imported only when asked for, so neither the llamacpp nor the openai path imports torch
+(the llamacpp backend runs llama.cpp in a child process; see :mod:`bot.llm.supervisor`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _BACKENDS: dict[str, tuple[str, str, frozenset[str]]] = {
     "llamacpp": (
         "bot.llm.llamacpp",
         "LlamaCppLLM",
-        frozenset({"cache_dir", "n_threads", "n_ctx", "n_gpu_layers", "cache_prompt"}),
+        frozenset({"cache_dir", "n_threads", "n_ctx", "parallel", "cache_prompt", "timeout_s"}),
     ),
     "transformers": (
         "bot.llm.hf_transformers",
@@ -39,7 +39,7 @@ BACKENDS: tuple[str, ...] = tuple(_BACKENDS)
 def create_llm(backend: str, model: str, **opts: Any) -> LLM:
     """A ready model: ``backend`` is ``llamacpp``, ``transformers`` or ``openai``.
 
-    Options (all optional): llamacpp ``cache_dir, n_threads, n_ctx, n_gpu_layers, cache_prompt``; transformers
+    Options (all optional): llamacpp ``cache_dir, n_threads, n_ctx, parallel, cache_prompt, timeout_s``; transformers
     ``cache_dir, device, dtype``; openai ``base_url, api_key, timeout_s, json_mode``. An option the
     backend does not take raises :class:`LLMError`, so a typo does not pass silently.
     """
@@ -60,7 +60,8 @@ def create_llm_from_settings(settings: LLMSettings, cache_dir: Path | None = Non
     """The model that ``settings.llm`` describes; ``cache_dir`` is ``settings.cache_dir``."""
     opts: dict[str, Any]
     if settings.backend == "llamacpp":
-        opts = {"cache_dir": cache_dir, "n_threads": settings.n_threads}
+        opts = {"cache_dir": cache_dir, "n_threads": settings.n_threads, "parallel": settings.parallel,
+                "timeout_s": settings.timeout_s}
     elif settings.backend == "transformers":
         opts = {"cache_dir": cache_dir}
     else:

@@ -44,7 +44,7 @@ from bot.llm.base import (
     check_messages,
     is_cancelled,
 )
-from bot.llm.models import PACKAGED_MODELS, resolve_gguf
+from bot.llm.models import packaged_model, resolve_gguf
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ _models_lock = threading.Lock()
 
 def _source(model: str, cache_dir: Path | None) -> tuple[str, str | None]:
     """``(path or hub id, gguf file name or None)`` for ``model``."""
-    if model in PACKAGED_MODELS or model.lower().endswith(".gguf"):
+    if packaged_model(model) is not None or model.lower().endswith(".gguf"):
         gguf = resolve_gguf(model, cache_dir)
         return str(gguf.parent), gguf.name
     path = Path(model).expanduser()

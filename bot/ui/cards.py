@@ -1,4 +1,9 @@
-"""Recommendation cards as HTML: title, year, genres, a few key facts and the one-line "why".
+"""Recommendation cards as HTML: title, year, genres, director and stars, a plot line, key facts, the "why".
+
+What people look for first comes first: who made it and who is in it (``people`` by role, from
+:mod:`bot.item_facts`), a plot line where the catalogue has one, then a few facts with their units
+("105 min", "8.1/10 from critics"; the wording is in ``prompts/explain/en.yaml``) and the card's own
+checked "why" (:mod:`bot.explain`), which differs from card to card.
 
 Everything that comes from the catalogue or the engine is escaped with :func:`html.escape` before it
 goes into markup, so a title such as ``<script>`` shows as text. The cards carry no script and no
@@ -15,9 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+from prompts.phrases import facts_config, phrase_book
+
 FEEDBACK_BADGES = {"like": "liked", "dislike": "disliked", "seen": "seen"}
 MAX_GENRES = 4
 MAX_FACTS = 4
+PEOPLE_SHOWN = (("director", 2), ("cast", 3), ("ingredient", 8))  # roles on a card, and how many names
 
 # Scoped to each card's gr.HTML (css_template), so it applies however the app is launched.
 CARD_CSS = """
@@ -37,6 +45,9 @@ CARD_CSS = """
 .rb-facts dt { color: var(--body-text-color-subdued); }
 .rb-facts dd { margin: 0; }
 .rb-why { margin: 0; font-size: 0.9em; }
+.rb-people { margin: 0; font-size: 0.88em; display: flex; flex-direction: column; gap: 2px; }
+.rb-people span { color: var(--body-text-color-subdued); }
+.rb-plot { margin: 0; font-size: 0.88em; font-style: italic; }
 """
 
 
@@ -62,9 +73,31 @@ def format_fact(value: Any) -> str:
     return str(value)
 
 
+def shown_facts(facts: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The facts a card shows: the ones with a name people know first (runtime, rating…), never the
+    bookkeeping ones (review counts, ids; ``card_hide`` in ``prompts/explain/en.yaml``)."""
+    book = phrase_book("en").data
+    names, hide = book.get("fact_names") or {}, set(book.get("card_hide") or ())
+    kept = [(k, v) for k, v in facts.items() if k not in hide]
+    return sorted(kept, key=lambda kv: kv[0] not in names)[:MAX_FACTS]
+
+
+def fact_label(key: str, value: Any, language: str = "en") -> tuple[str, str]:
+    """A fact as a person reads it, in ``language``: ("runtime", "105 min"), ("片长", "105 min")."""
+    book = phrase_book(language)
+    names = book.data.get("fact_names") or {}
+    label = str(names.get(key, key.replace("_", " ")))
+    show = ((facts_config().get("numbers") or {}).get(key) or {}).get("show")
+    if show and show != "count" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        key = f"card_units.{show}" if book.has(f"card_units.{show}") else f"units.{show}"
+        return label, book.render(key, v=format_fact(value), name=label)
+    return label, format_fact(value)
+
+
 def card_html(rec: Any, feedback: str | None = None) -> str:
     """One card. ``feedback`` (like / dislike / seen) adds a badge; anything else is ignored."""
     card = as_card(rec)
+    book = phrase_book(card.get("language") or "en")  # labels in the language of the card's "why"
     title = card.get("title") or card.get("label") or card.get("id", "")
     year = card.get("year")
     parts = [f'<article class="rb-card" data-item-id="{_e(card.get("id", ""))}">', "<header>",
@@ -76,16 +109,24 @@ def card_html(rec: Any, feedback: str | None = None) -> str:
     parts.append("</header>")
     genres = [g for g in card.get("genres") or [] if g][:MAX_GENRES]
     if genres:
-        chips = "".join(f'<span class="rb-chip">{_e(g)}</span>' for g in genres)
+        chips = "".join(f'<span class="rb-chip">{_e(book.genre(g))}</span>' for g in genres)
         parts.append(f'<div class="rb-genres">{chips}</div>')
-    facts = list((card.get("facts") or {}).items())[:MAX_FACTS]
+    people = card.get("people") or {}
+    roles = book.data.get("roles") or {}
+    lines = [f"<div><span>{_e(roles.get(role, role))}:</span> {_e(', '.join(people[role][:n]))}</div>"
+             for role, n in PEOPLE_SHOWN if people.get(role)]
+    if lines:
+        parts.append(f'<div class="rb-people">{"".join(lines)}</div>')
+    if card.get("plot"):
+        parts.append(f'<p class="rb-plot">{_e(card["plot"])}</p>')
+    facts = shown_facts(card.get("facts") or {})
     if facts:
-        rows = "".join(f"<div><dt>{_e(k.replace('_', ' '))}</dt><dd>{_e(format_fact(v))}</dd></div>"
-                       for k, v in facts)
+        rows = "".join(f"<div><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>"
+                       for label, value in (fact_label(k, v, book.language) for k, v in facts))
         parts.append(f'<dl class="rb-facts">{rows}</dl>')
     why = card.get("why")
     if why:
-        parts.append(f'<p class="rb-why"><b>Why:</b> {_e(why)}</p>')
+        parts.append(f'<p class="rb-why"><b>{_e(book.data["card"]["why"])}:</b> {_e(why)}</p>')
     parts.append("</article>")
     return "".join(parts)
 

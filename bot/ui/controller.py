@@ -11,7 +11,8 @@
   LLM check it between tokens, so generation really stops (and the partial reply is stored, marked
   cancelled);
 - snapshots a session's state before each turn, so Retry can run the last message again from the
-  state it started from (feedback given since is re-applied, not lost).
+  state it started from (feedback given since is re-applied, not lost; the cards it showed count as
+  shown, so the retry brings a different list).
 
 Each browser tab keeps only plain values (the session id, the profile as a dict) in ``gr.State``.
 """
@@ -150,12 +151,17 @@ class AppController:
         return {"state": session.state.model_dump_json(),
                 "feedback_count": len(self.store.feedback(session_id))}
 
-    def restore(self, session_id: str, snapshot: dict[str, Any]) -> SessionState:
-        """Put the state of ``snapshot`` back, re-applying item feedback stored after it was taken."""
+    def restore(self, session_id: str, snapshot: dict[str, Any], exclude: list[str] | None = None) -> SessionState:
+        """Put the state of ``snapshot`` back, re-applying item feedback stored after it was taken.
+
+        ``exclude``: items the retried turn showed; they count as shown, so Retry gives a different list."""
         state = SessionState.model_validate_json(snapshot["state"])
         for fb in self.store.feedback(session_id)[int(snapshot["feedback_count"]):]:
             if fb.kind in ITEM_FEEDBACK:
                 state.apply_feedback(fb.kind, fb.target)  # type: ignore[arg-type]
+        for item_id in exclude or ():
+            if item_id not in state.shown_ids:
+                state.shown_ids.append(item_id)
         self.store.save_state(session_id, state)
         return state
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.policy import SLOTS, Action, decide, enough_known, next_slot
 from bot.state import SessionState
-from bot.understand import Understander, Vocabulary
+from bot.understanding import Understander, Vocabulary
 from tests.bot.test_titles import small_catalogue
 
 
@@ -78,7 +78,7 @@ def test_dislikes_alone_are_not_enough(parser: Understander):
 def test_question_about_an_item_is_answered(parser: Understander):
     s = SessionState()
     a = turn(parser, s, "who directed Pulp Fiction?")
-    assert a == Action("answer", "asked about a specific item", item_id="pulp")
+    assert a == Action("answer", "asked about a specific item", item_id="pulp", question="director")
     s.record_recommendations(["heat95", "drive"])
     a = turn(parser, s, "how long is the second one?")
     assert a.kind == "answer" and a.item_id == "drive"

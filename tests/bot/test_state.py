@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.state import MAX_WISHES, SessionState
-from bot.understand import Understander, Vocabulary
+from bot.understanding import Understander, Vocabulary
 from retrieval.schema import Query, Range
 from tests.bot.test_titles import small_catalogue
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.state import SessionState
-from bot.understand import (
+from bot.understanding import (
     GENRE_SYNONYMS,
     LLMPreferences,
     Understander,

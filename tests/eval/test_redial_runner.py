@@ -149,3 +149,16 @@ def test_trained_reranker_is_cached_loaded_and_scored_out_of_fold(small_redial, 
     assert set(res) == {"all", "new-only"} and 0.0 <= res["all"]["R@50"] <= 1.0
     # every training dialogue was scored by a fold model that never saw it
     assert any("0 with the final model" in n for n in out.run.notes), out.run.notes
+
+
+@pytest.mark.slow
+def test_recbot_is_the_ranker_the_chat_loads(baseline_run, small_redial):
+    from bot import services
+
+    ranker = services.ranker_for(small_redial.settings, "redial", small_redial.snapshot.table)
+    assert ranker is not None  # the packaged transfer ranker at least
+    notes = " ".join(baseline_run.run.notes)
+    assert f"recbot: the {'packaged transfer ranker' if ranker.name == 'transfer' else 'learned reranker'}" in notes
+    for view in ("all", "new-only"):
+        m = baseline_run.results["recbot"][view]
+        assert 0.0 <= m["P@10"] <= 1.0 and 0.0 <= m["MAP@50"] <= 1.0 and 0.0 < m["Cov@10"] <= 1.0

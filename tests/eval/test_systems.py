@@ -138,3 +138,16 @@ def test_recbot_ranks_like_the_retriever_on_the_state_query(systems, turns, smal
     expected = [c.item.id for c in Retriever(small_redial.snapshot, embedder, eval_retrieval_config()).retrieve(query)]
     assert system.rank(turn, 50)[:50] == expected[:50]
     assert not set(query.liked_ids) & set(system.rank(turn, 50))  # liked items are not recommended back
+
+
+@pytest.mark.slow
+def test_engine_understanding_gives_the_states_the_chat_builds(small_redial, turns, understander):
+    """The benchmark reads contexts with the chat engine's own ``understand`` (rules only: no LLM is loaded)."""
+    from eval.redial_runner import benchmark_engine
+
+    engine = benchmark_engine(small_redial.settings, small_redial.snapshot, understander, llm=False)
+    assert engine.llm is None and engine.config.llm_understanding == "never"
+    via_engine = DialogueStates.from_engine(engine)
+    direct = DialogueStates(understander)
+    for t in turns[:15]:
+        assert via_engine.state(t) == direct.state(t)

@@ -150,7 +150,9 @@ def test_a_message_gets_a_grounded_reply_with_recommendations_from_the_catalogue
     for rec in recs:
         item = chat_service.engine.catalogue.get(rec["id"])
         assert item is not None and rec["title"] == item.title and rec["label"] == item.label
-        assert set(rec) == {"id", "title", "year", "label", "genres", "facts", "why", "reasons", "score"}
+        assert set(rec) == {"id", "title", "year", "label", "genres", "facts", "why", "reasons", "score", "people",
+                            "plot"}
+        assert rec["people"].get("director")  # the bundled films name their directors
         assert rec["why"] and isinstance(rec["score"], float)
         assert 1990 <= rec["year"] <= 1999  # "from the 90s" is a hard constraint
     detail = client.get(f"/v1/sessions/{reply['session_id']}").json()

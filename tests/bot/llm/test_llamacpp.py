@@ -1,4 +1,4 @@
-"""The in-process llama.cpp backend, on the real packaged SmolLM2-135M."""
+"""The llama.cpp backend (a supervised llama.cpp server process), on the real packaged SmolLM2-135M."""
 
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def test_model_is_loaded_once_per_process(llamacpp_tiny):
     from bot.llm.llamacpp import LlamaCppLLM
 
     again = LlamaCppLLM(TINY, cache_prompt=False)
-    assert again._loaded is llamacpp_tiny._loaded
+    assert again.server is llamacpp_tiny.server
+    assert again.server.pid == llamacpp_tiny.server.pid
 
 
 def test_prompt_longer_than_context_raises_llm_error(tiny_gguf: Path):
@@ -138,5 +139,5 @@ def test_corrupt_gguf_raises_llm_error(tmp_path: Path):
 
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 64)
-    with pytest.raises(LLMError, match="could not load .*bad.gguf"):
+    with pytest.raises(LLMError, match="(?s)bad.gguf did not start.*(exit|killed)"):
         LlamaCppLLM(str(bad))

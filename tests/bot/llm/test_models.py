@@ -162,8 +162,8 @@ def test_split_model_needs_a_cache_dir():
 
 @pytest.mark.slow
 def test_default_model_assembles_verified_and_is_cached(tmp_path: Path):
-    spec = PACKAGED_MODELS["qwen2.5-0.5b"]
-    path = resolve_gguf("qwen2.5-0.5b", tmp_path)
+    spec = PACKAGED_MODELS["qwen2.5-coder-0.5b"]
+    path = resolve_gguf("qwen2.5-coder-0.5b", tmp_path)
     try:
         assert path == tmp_path / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
         assert path.stat().st_size == 491_400_064 == spec.size
@@ -176,7 +176,7 @@ def test_default_model_assembles_verified_and_is_cached(tmp_path: Path):
             assert fh.read(4) == GGUF_MAGIC
 
         before = path.stat()
-        assert resolve_gguf("qwen2.5-0.5b", tmp_path) == path
+        assert resolve_gguf("qwen2.5-0.5b", tmp_path) == path  # the earlier name still resolves
         after = path.stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
         assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".verified"]

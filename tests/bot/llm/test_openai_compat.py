@@ -11,7 +11,8 @@ import pytest
 
 from bot.llm.base import ChatMessage, GenerationConfig, LLMError
 from bot.llm.openai_compat import OpenAICompatLLM
-from tests.bot.llm.conftest import LONG_PROMPT, PERSON_SCHEMA, TINY, free_port
+from tests.bot.api.support import free_port
+from tests.bot.llm.conftest import LONG_PROMPT, PERSON_SCHEMA, TINY
 
 STORY = [ChatMessage("user", LONG_PROMPT)]
 
@@ -57,8 +58,7 @@ def test_stop_strings_are_sent_to_the_server(client: OpenAICompatLLM):
 
 @pytest.mark.slow
 def test_json_mode_returns_json_matching_the_schema(llama_server: str):
-    # A fresh client: it starts with the OpenAI json_schema form, which llama-cpp-python's server
-    # rejects, and must fall back to {"type": "json_object", "schema": ...} by itself.
+    # A fresh client in "auto" mode sends the OpenAI json_schema form first; llama.cpp's server takes it.
     llm = OpenAICompatLLM(TINY, base_url=llama_server, timeout_s=60)
     try:
         messages = [ChatMessage("user", "Describe a fictional person with a name and an age, as JSON.")]
@@ -70,7 +70,7 @@ def test_json_mode_returns_json_matching_the_schema(llama_server: str):
             data = json.loads(text)
             assert isinstance(data["name"], str)
             assert isinstance(data["age"], int) and not isinstance(data["age"], bool)
-        assert llm._json_mode == "json_object"  # learned once, kept for this server
+        assert llm._json_mode == "auto"  # no fallback to llama-cpp-python's json_object form was needed
     finally:
         llm.close()
 

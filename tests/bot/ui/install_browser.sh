@@ -34,14 +34,18 @@ if [[ ! -x "$CHROMIUM" ]]; then
   fi
   echo "install_browser: installing Debian chromium with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # Only what a headless browser needs: chromium and a font (its other recommends are desktop
-  # services: udev, upower, printing, notifications). A missing or stale package list makes the
-  # first try fail: update once, then retry.
-  PACKAGES=(chromium fonts-liberation)
+  # Only what a headless browser needs: chromium and fonts, Latin and CJK (replies in Chinese must be
+  # readable on screenshots; its other recommends are desktop services: udev, upower, printing,
+  # notifications). A missing or stale package list makes the first try fail: update once, then retry.
+  PACKAGES=(chromium fonts-liberation fonts-wqy-zenhei)
   $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2 \
     || { $SUDO apt-get update >&2 && $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2; }
 fi
 "$CHROMIUM" --version >&2
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then  # a browser installed earlier, without a CJK font
+  echo "install_browser: installing a CJK font (fonts-wqy-zenhei)" >&2
+  ${SUDO:-} apt-get install -y --no-install-recommends fonts-wqy-zenhei >&2 || echo "install_browser: no CJK font" >&2
+fi
 
 installed="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null \
   || true)"

@@ -95,7 +95,7 @@ def test_stop_ends_the_running_turn(running_app):
     assert client.predict(api_name="/stop") == "Nothing is running."
 
 
-def test_retry_reruns_the_last_message_from_the_state_before_it(running_app):
+def test_retry_reruns_the_last_message_from_the_state_before_it_with_a_different_list(running_app):
     client = _client(running_app)
     _, _, first = _chat(client)
     sid = first["session_id"]
@@ -103,10 +103,15 @@ def test_retry_reruns_the_last_message_from_the_state_before_it(running_app):
     final = job.result(timeout=TIMEOUT)
     again = final[_index(client, "/retry", "Last turn")]
     assert again["session_id"] == sid
-    # same state in, same retrieval out: without the restore, the shown items would be excluded
-    assert [r["id"] for r in again["recommendations"]] == [r["id"] for r in first["recommendations"]]
+    # the state before the message comes back (turn 1 again), and the cards it showed count as shown:
+    # the same wishes, a different list
+    first_ids = [r["id"] for r in first["recommendations"]]
+    again_ids = [r["id"] for r in again["recommendations"]]
+    assert again["action"] == "recommend" and again_ids and not set(again_ids) & set(first_ids)
+    for r in again["recommendations"]:
+        assert 1980 <= r["year"] <= 1989 and r["why"]
     state = running_app.store.get(sid).state
-    assert state.turn == 1
+    assert state.turn == 1 and state.shown_ids[:len(first_ids)] == first_ids
     chat = final[_index(client, "/retry", "Conversation")]
     assert [m["role"] for m in chat] == ["user", "assistant"] and _text(chat[1]) == again["text"]
     assert [m.role for m in running_app.store.messages(sid)] == ["user", "assistant", "user", "assistant"]

@@ -1,4 +1,5 @@
-"""The chat page in headless Chromium (Playwright): type, watch the reply stream, like a card, offline.
+"""The chat page in headless Chromium (Playwright): type, watch the reply stream, like and dislike cards,
+settings that survive a reload, offline.
 
 The page is served by the session's in-process app (real index, real tiny LLM). Every request the
 page makes that does not go to that server is recorded and refused: the page must work offline.
@@ -121,6 +122,27 @@ def test_chat_page_in_chromium(running_app, chromium, tmp_path):
         feedback = [(f.kind, f.target) for f in running_app.store.feedback(sid)]
         assert ("message_up", str(stored[1].id)) in feedback
 
+        # each card's buttons sit inside its own box, under its card, in one line with the other cards'
+        boxes = [page.locator(f"#card-{i}").bounding_box() for i in range(len(recs))]
+        likes = [page.locator(f"#card-{i}-like").bounding_box() for i in range(len(recs))]
+        seens = [page.locator(f"#card-{i}-seen").bounding_box() for i in range(len(recs))]
+        for i, (box, like, seen) in enumerate(zip(boxes, likes, seens, strict=True)):
+            card = page.locator(f"#card-{i} .rb-card").bounding_box()
+            assert box["x"] <= like["x"] and seen["x"] + seen["width"] <= box["x"] + box["width"] + 1, i
+            assert like["y"] >= card["y"] + card["height"] - 1 and like["y"] + like["height"] <= box["y"] + box["height"] + 1
+            assert abs(like["y"] - seen["y"]) < 2  # one row
+        same_row = [like["y"] for box, like in zip(boxes, likes, strict=True) if abs(box["y"] - boxes[0]["y"]) < 2]
+        assert max(same_row) - min(same_row) < 2, same_row  # button rows line up across a row of cards
+
+        # Dislike on the last card: it leaves the view, the others stay
+        if len(recs) > 1:
+            last = len(recs) - 1
+            page.click(f"#card-{last}-dislike")
+            page.wait_for_function(f"() => document.querySelectorAll('.rb-card').length === {last}", timeout=60_000)
+            ids = [page.locator(f"#card-{i} .rb-card").get_attribute("data-item-id") for i in range(last)]
+            assert recs[last]["id"] not in ids and ids == [r["id"] for r in recs[:last]]
+            assert recs[last]["id"] in running_app.store.get(sid).state.disliked_ids
+
         shot = tmp_path / "chat.png"
         page.screenshot(path=str(shot), full_page=True)
         width, height = _png_size(shot)
@@ -129,6 +151,17 @@ def test_chat_page_in_chromium(running_app, chromium, tmp_path):
         # a reload brings the conversation and the card's feedback back (BrowserState + session store)
         page.reload()
         page.wait_for_selector("#card-0 .rb-badge-like", timeout=60_000)
+        assert MESSAGE in page.inner_text('#chat [data-testid="user"]')
+
+        # settings applied on the page survive a reload (kept in the browser)
+        page.fill("#k-slider input[type=number]", "2")
+        page.click("#apply")
+        page.wait_for_function("() => document.querySelector('#settings-status')?.innerText?.includes('Applied')",
+                               timeout=WAIT_MS)
+        page.reload()
+        page.wait_for_function(
+            "() => document.querySelector('#settings-status')?.innerText?.includes('Settings kept')", timeout=WAIT_MS)
+        assert page.input_value("#k-slider input[type=number]") == "2"
         assert MESSAGE in page.inner_text('#chat [data-testid="user"]')
 
         assert outside == [], f"the page tried to reach the internet: {outside}"

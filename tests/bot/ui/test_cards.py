@@ -27,11 +27,28 @@ def test_card_shows_title_year_genres_facts_and_why():
     assert "(1988)" in html
     chips = re.findall(r'<span class="rb-chip">([^<]*)</span>', html)
     assert chips == ["sci-fi", "thriller", "comedy", "action"]
-    facts = re.findall(r"<dt>([^<]*)</dt>", html)
-    assert facts == ["rated", "runtime", "metacritic", "rt rating"][:MAX_FACTS]
-    assert "<dd>55</dd>" in html  # 55.0 shown as 55
+    facts = re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", html)
+    assert facts == [("rated", "R"), ("runtime", "94 min"), ("Metacritic", "55/100"),
+                     ("critics&#x27; rating", "7.2/10")][:MAX_FACTS]  # 55.0 shown as 55, with units
     assert "<b>Why:</b> genre: action, comedy; from 1988" in html
     assert "rb-badge" not in html
+
+
+def test_card_shows_director_stars_and_a_plot_line():
+    html = card_html(_rec(people={"director": ["John Carpenter"], "writer": ["Ray Nelson"],
+                                  "cast": ["Roddy Piper", "Keith David", "Meg Foster", "George Flower"]},
+                          plot="A drifter finds sunglasses that reveal the truth."))
+    assert "<span>Director:</span> John Carpenter" in html
+    assert "<span>With:</span> Roddy Piper, Keith David, Meg Foster</div>" in html  # three names at most
+    assert "Ray Nelson" not in html  # writers are not on the card
+    assert '<p class="rb-plot">A drifter finds sunglasses that reveal the truth.</p>' in html
+    assert html.index("rb-people") < html.index("rb-plot") < html.index("rb-facts") < html.index("rb-why")
+
+
+def test_recipe_card_lists_ingredients():
+    html = card_html({"id": "dinner:x", "title": "Lentil Stew", "genres": ["dinner"], "facts": {"calories": 320.0},
+                      "why": "dinner, as you asked", "people": {"ingredient": ["Lentils", "Carrot"]}})
+    assert "<span>Ingredients:</span> Lentils, Carrot" in html and "<dd>320 kcal</dd>" in html
 
 
 @pytest.mark.parametrize("kind,word", [("like", "liked"), ("dislike", "disliked"), ("seen", "seen")])
@@ -55,7 +72,7 @@ def test_every_catalogue_value_is_escaped():
 
 def test_card_without_year_facts_or_why():
     html = card_html({"id": "r1", "title": "Plain soup", "genres": [], "facts": {}, "why": ""})
-    for part in ("rb-year", "rb-facts", "rb-why", "rb-genres"):
+    for part in ("rb-year", "rb-facts", "rb-why", "rb-genres", "rb-people", "rb-plot"):
         assert part not in html
     assert '<span class="rb-title">Plain soup</span>' in html
 
@@ -71,3 +88,11 @@ def test_format_fact_and_text_list():
     assert format_fact(7.0) == "7" and format_fact(7.25) == "7.25" and format_fact(["a", "b"]) == "a, b"
     assert cards_text([_rec(), {"title": "X", "why": "y"}]) == (
         "- They Live (1988): genre: action, comedy; from 1988\n- X: y")
+
+
+@pytest.mark.parametrize("language,why,director,runtime", [
+    ("zh", "推荐理由", "导演", "片长"), ("es", "Por qué", "Dirección", "duración"), ("en", "Why", "Director", "runtime")])
+def test_card_labels_follow_the_language_of_its_why(language, why, director, runtime):
+    html = card_html(_rec(language=language, people={"director": ["John Carpenter"]}, facts={"runtime": 94}))
+    assert f"<b>{why}:</b>" in html and f"<span>{director}:</span> John Carpenter" in html
+    assert f"<dt>{runtime}</dt><dd>94 min</dd>" in html

@@ -1,8 +1,6 @@
-"""Where conversations live: sessions (state), their messages and feedback.
-
-:class:`SessionStore` is the interface; :class:`SQLiteSessionStore` the default implementation (WAL mode,
-one transaction per write, safe for threads of one process and for several processes on one machine).
-A PostgreSQL or Redis store implements the same methods for multi-host deployments.
+"""The default session store: one SQLite file (WAL mode, one transaction per write), safe for the
+threads of one process and for several processes on one machine. Replicas on several hosts use
+:mod:`bot.sessions.postgres`.
 """
 
 from __future__ import annotations
@@ -12,102 +10,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.sessions.base import Feedback, Message, Session, SessionNotFound, SessionStore
 from bot.state import SessionState
-
-
-class SessionNotFound(KeyError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(session_id)
-        self.session_id = session_id
-
-    def __str__(self) -> str:
-        return f"no session {self.session_id!r}"
-
-
-@dataclass
-class Session:
-    id: str
-    catalogue: str
-    state: SessionState
-    created: float
-    updated: float
-    meta: dict[str, Any]
-
-
-@dataclass
-class Message:
-    session_id: str
-    role: str  # user | assistant
-    text: str
-    created: float
-    data: dict[str, Any]  # assistant: action, recommendations…
-    id: int | None = None
-
-
-@dataclass
-class Feedback:
-    session_id: str
-    kind: str  # like | dislike | seen | message_up | message_down
-    target: str  # an item id, or a message id for message feedback
-    created: float
-    id: int | None = None
-
-
-class SessionStore(ABC):
-    @abstractmethod
-    def create(self, catalogue: str, meta: dict[str, Any] | None = None) -> Session: ...
-
-    @abstractmethod
-    def get(self, session_id: str) -> Session: ...  # raises SessionNotFound
-
-    @abstractmethod
-    def save_state(self, session_id: str, state: SessionState) -> None: ...
-
-    @abstractmethod
-    def delete(self, session_id: str) -> None: ...  # every row of the session goes
-
-    @abstractmethod
-    def add_message(self, session_id: str, role: str, text: str, data: dict[str, Any] | None = None) -> int: ...
-
-    @abstractmethod
-    def messages(self, session_id: str) -> list[Message]: ...
-
-    @abstractmethod
-    def add_feedback(self, session_id: str, kind: str, target: str) -> int: ...
-
-    @abstractmethod
-    def feedback(self, session_id: str) -> list[Feedback]: ...
-
-    @abstractmethod
-    def list_sessions(self, limit: int = 100) -> list[str]: ...
-
-    def export(self, session_id: str) -> dict[str, Any]:
-        """Everything stored about one session as plain JSON-able data (a data-subject access request):
-        ``{session_id, catalogue, created, updated, meta, state, messages, feedback}``.
-        Raises SessionNotFound."""
-        session = self.get(session_id)
-        return {
-            "session_id": session.id,
-            "catalogue": session.catalogue,
-            "created": session.created,
-            "updated": session.updated,
-            "meta": session.meta,
-            "state": session.state.model_dump(mode="json"),
-            "messages": [
-                {"id": m.id, "role": m.role, "text": m.text, "created": m.created, "data": m.data}
-                for m in self.messages(session_id)
-            ],
-            "feedback": [
-                {"id": f.id, "kind": f.kind, "target": f.target, "created": f.created}
-                for f in self.feedback(session_id)
-            ],
-        }
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -121,11 +28,18 @@ CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     kind TEXT NOT NULL, target TEXT NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id, id);
+CREATE TABLE IF NOT EXISTS user_sessions (
+    client_user TEXT NOT NULL, catalogue TEXT NOT NULL, owner TEXT NOT NULL,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, created REAL NOT NULL,
+    PRIMARY KEY (client_user, catalogue, owner));
+CREATE INDEX IF NOT EXISTS user_sessions_session ON user_sessions(session_id);
 """
 
 
 class SQLiteSessionStore(SessionStore):
     """Sessions in one SQLite file (WAL, foreign keys on, a connection per thread)."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -207,6 +121,24 @@ class SQLiteSessionStore(SessionStore):
     def list_sessions(self, limit: int = 100) -> list[str]:
         with self._conn() as con:
             return [r[0] for r in con.execute("SELECT id FROM sessions ORDER BY updated DESC LIMIT ?", (limit,))]
+
+    def user_session(self, user: str, catalogue: str, owner: str) -> str | None:
+        with self._conn(write=False) as con:
+            row = con.execute("SELECT session_id FROM user_sessions WHERE client_user = ? AND catalogue = ? "
+                              "AND owner = ?", (user, catalogue, owner)).fetchone()
+        return row[0] if row else None
+
+    def bind_user_session(self, user: str, catalogue: str, owner: str, session_id: str) -> str:
+        with self._conn() as con:
+            self._require(con, session_id)
+            con.execute("INSERT OR IGNORE INTO user_sessions VALUES (?, ?, ?, ?, ?)",
+                        (user, catalogue, owner, session_id, time.time()))
+            return con.execute("SELECT session_id FROM user_sessions WHERE client_user = ? AND catalogue = ? "
+                               "AND owner = ?", (user, catalogue, owner)).fetchone()[0]
+
+    def forget_user_sessions(self, session_id: str) -> int:
+        with self._conn() as con:
+            return con.execute("DELETE FROM user_sessions WHERE session_id = ?", (session_id,)).rowcount
 
     @staticmethod
     def _require(con: sqlite3.Connection, session_id: str) -> None:

@@ -1,0 +1,157 @@
+"""Regular expressions of the parser: negation scope, clause breaks, sentiment, requests, years, facts.
+
+The English grammar is written here as patterns; the other languages add their trigger phrases from the
+lexicon files (``negation``, ``positive``, ``negative``, ``request``, ``clause_breaks``). Patterns run on
+text whose accents are folded (:func:`fold_chars`, same length as the original), so "acción" and
+"accion" match alike and spans still index the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from bot.understanding.lexicon import is_cjk, load_lexicon
+
+_LEX = load_lexicon()
+
+
+def fold_chars(text: str) -> str:
+    """``text`` with accents removed character by character (same length, so spans stay valid)."""
+    out = []
+    for ch in text:
+        if ord(ch) < 128:
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch)[:1]
+        out.append(base if base and not unicodedata.combining(base) else ch)
+    return "".join(out)
+
+
+def alternation(phrases: Iterable[str]) -> str:
+    """One regex alternative per phrase, longest first; Latin phrases as whole words, CJK as substrings."""
+    parts = []
+    for p in sorted(set(phrases), key=len, reverse=True):
+        esc = r"\s+".join(re.escape(w) for w in p.split())
+        parts.append(esc if is_cjk(p) else W + esc + E)
+    return "|".join(parts) if parts else r"(?!x)x"
+
+
+W = r"(?<![\w'’])"  # word start
+E = r"(?![\w'’])"  # word end
+NEG_EXCEPTIONS = re.compile(
+    W + r"(?:(?:do|would|does|did)(?:n'?t|n’t| not) mind|can(?:'?t|’t|not| not) (?:wait|get enough)"
+    r"|not (?:bad|too bad|only)|no (?:problem|worries|preference|idea)|never mind|nothing (?:else|more)"
+    r"|if not|whether or not|or not|not sure|no matter)" + E, re.IGNORECASE)
+NEG_TRIGGER = re.compile(
+    W + r"(?:anything|everything|all|whatever|something) (?:but|except|other than)" + E + r"|"
+    + W + r"(?:no|not|nothing|none|without|except|excluding|exclude|avoid|avoiding|skip|never|nor|"
+    r"hate|hated|hates|hating|dislike|disliked|dislikes|detest|detested|loathe|loathed|despise|despised|"
+    r"(?:do|does|did|would|could|should|is|are|was|were|wo|ca|have|has)(?:n'?t|n’t)|dont|didnt|doesnt|wont|"
+    r"cant|cannot|isnt|wasnt|arent|werent|rather not|sick of|tired of|fed up with|"
+    r"not (?:a fan of|into|in the mood for)|no more|anti)" + E + "|" + alternation(_LEX.negation), re.IGNORECASE)
+CLAUSE_BREAK = re.compile(
+    r"[.;!?\n]+|" + W + r"(?:but|however|though|although|whereas|yet|except that)" + E
+    + r"|,\s*(?=(?:i|we|you|but|though|however|maybe|something|anything|preferably|ideally|and i|and we)"
+    + E + r")"
+    + r"|,\s*(?=(?:algo|pero|aunque|prefiero|mejor|quiero|me gusta|me gustan|me encanta)" + E + r")"
+    + r"|" + W + r"and(?=\s+(?:i|we)?\s*(?:really\s+)?"
+    r"(?:love|loved|like|liked|enjoy|enjoyed|adore|adored|want|prefer)" + E + r")|"
+    + alternation(_LEX.clause_breaks), re.IGNORECASE)
+POSITIVE = re.compile(
+    W + r"(?:love|loved|loves|loving|like|liked|likes|enjoy|enjoyed|enjoys|adore|adored|favou?rite|"
+    r"great|amazing|awesome|fantastic|brilliant|excellent|perfect|wonderful|good|best|fun|classic|"
+    r"masterpiece|incredible|beautiful|cool|nice|into|fan of)" + E + "|" + alternation(_LEX.positive),
+    re.IGNORECASE)
+NEGATIVE = re.compile(
+    W + r"(?:terrible|awful|boring|bored|bad|worst|sucked|sucks|overrated|meh|disappointing|"
+    r"disappointed|dull|stupid|hated|hate|horrible|dreadful|annoying|too (?:long|slow|scary|violent|sad)|"
+    r"bores? me|leaves? me cold|gets? on my nerves|"
+    r"not (?:for me|my thing|my cup of tea|good|great|that good|that great)|wasn'?t (?:good|great|for me)|"
+    r"didn'?t (?:like|enjoy|love)|did not (?:like|enjoy|love))" + E + "|" + alternation(_LEX.negative),
+    re.IGNORECASE)
+SIMILAR = re.compile(
+    W + r"(?:like|similar to|such as|in the style of|along the lines of|reminds? me of|same as|"
+    r"in the vein of|kind of like|more like|something like|stuff like|movies like|films like)" + E,
+    re.IGNORECASE)
+SEEN = re.compile(
+    W + r"(?:seen|saw|watched|already watched|already seen|have seen|i'?ve seen|watched it|seen it|"
+    r"know it|know that one)" + E, re.IGNORECASE)
+REQUEST = re.compile(
+    W + r"(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|ideas|any idea|"
+    r"what should i (?:watch|see|try|cook|make|eat)|what to (?:watch|see)|give me|show me|find me|"
+    r"surprise me|just pick|pick (?:one|something)|go ahead|another|more like|more of|one more|some more|"
+    r"more (?:movies|films|suggestions|recommendations|options|please)|give me more|other options|"
+    r"what else|anything else|something else|something different|any (?:good )?(?:movies?|films?)|"
+    r"i(?:'m| am) looking for|looking for|can you (?:find|suggest|recommend)|"
+    r"(?:what|how) about (?:something|anything|some|a|an))" + E + "|" + alternation(_LEX.request),
+    re.IGNORECASE)
+DESIRE = re.compile(
+    W + r"(?:i'?d like|i would like|i want|i wanna|i need|looking for|in the mood for|"
+    r"want to (?:watch|see|cook|make)|"
+    r"something to (?:watch|see|cook|eat)|help me (?:find|choose|pick)|movie night)" + E, re.IGNORECASE)
+WISH_CUE = re.compile(
+    W + r"(?:something|anything|movies?|films?|shows?|recipes?|dish|about|with|want|wants|like|looking for|"
+    r"set in|featuring|involving|where|in which|based on)" + E, re.IGNORECASE)
+QUESTION_START = re.compile(
+    r"^\s*[¿]?(?:what|who|whom|when|where|which|why|how|is|are|was|were|does|do|did|can|could|has|have|"
+    r"tell me|say|explain|quien|que|cual|cuando|cuanto|como|donde|hay)" + E + r"|^\s*¿"
+    r"|(?:吗|呢|谁|哪|什么|多少|多长|多久|几)[？?。！!]*\s*$|^\s*(?:谁|哪|什么)", re.IGNORECASE)
+ORDINALS: dict[str, int] = {fold_chars(k).lower(): v for k, v in _LEX.ordinals.items()}  # -1: the last
+_LATIN_ORDS = [k for k in ORDINALS if not is_cjk(k)]
+_CJK_ORDS = [k for k in ORDINALS if is_cjk(k)]
+REF_ORDINAL = re.compile(
+    W + r"(?:the\s+|la\s+|el\s+)?(?P<ord>" + "|".join(sorted(_LATIN_ORDS, key=len, reverse=True)) + r")"
+    r"(?:\s+(?:one|movie|film|recipe|suggestion|option|title|pelicula|receta|opcion))?" + E
+    + r"|(?P<ordz>" + "|".join(sorted(_CJK_ORDS, key=len, reverse=True)) + r")(?:部|个|道|条)?"
+    + r"|" + W + r"(?:number|no\.?|#)\s*(?P<num>[1-9])" + E
+    + r"|" + W + r"(?:option|item)\s+(?P<num2>[1-9])" + E, re.IGNORECASE)
+REF_ALL = re.compile(
+    W + r"(?:all of them|all of those|all three|both|all those|each of them|every one)" + E, re.IGNORECASE)
+REF_NONE = re.compile(W + r"(?:none of them|none of those|neither)" + E, re.IGNORECASE)
+REF_PRONOUN = re.compile(alternation(_LEX.pronoun_refs), re.IGNORECASE)
+
+DECADE_WORDS: dict[str, int] = {k: v for k, v in _LEX.decade_words.items() if not is_cjk(k)}
+CJK_DECADE_RE = re.compile(r"(?P<d>19[0-9]0|20[0-9]0|[1-9]0)\s*年代|(?P<w>"
+                           + "|".join(k for k in _LEX.decade_words if is_cjk(k)) + ")")
+CJK_DECADE_WORDS: dict[str, int] = {k: v for k, v in _LEX.decade_words.items() if is_cjk(k)}
+ES_DECADE_RE = re.compile(W + r"(?:anos|los|decada de(?:\s+los)?)\s+(?P<d>19[0-9]0|20[0-9]0|[1-9]0)" + E,
+                          re.IGNORECASE)
+WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+YEAR = r"(?:1[89]\d\d|20\d\d)"
+DECADE = (r"(?:(?P<pos>early|mid|late)[\s-]*)?(?:(?P<d4>1[89]\d0|20\d0)|['’]?(?P<d2>[0-9]0))(?:['’]?s)"
+           r"|(?:(?P<pos2>early|mid|late)[\s-]*)?(?:the\s+)?(?P<dw>" + "|".join(DECADE_WORDS) + r")")
+RANGE_BETWEEN = re.compile(
+    W + r"(?:between\s+(?P<a>" + YEAR + r")\s+and\s+(?P<b>" + YEAR + r")|(?:from\s+)?(?P<c>" + YEAR
+    + r")\s*(?:-|–|to|until|till|through)\s*(?P<d>" + YEAR + r"))" + E, re.IGNORECASE)
+BEFORE = re.compile(
+    W + r"(?P<op>before|pre|prior to|older than|earlier than|until|till|up to|through)[\s-]*(?:the\s+)?"
+    r"(?:(?P<y>" + YEAR + r")|(?P<dec>" + DECADE.replace("?P<", "?P<b_") + r"))" + E, re.IGNORECASE)
+AFTER = re.compile(
+    W + r"(?P<op>after|post|since|newer than|later than|from)[\s-]*(?:the\s+)?"
+    r"(?:(?P<y>" + YEAR + r")(?P<on>\s+(?:on|onwards?|and later|or later|and after|and newer))?|"
+    r"(?P<dec>" + DECADE.replace("?P<", "?P<a_") + r")(?P<on2>\s+(?:on|onwards?))?)" + E, re.IGNORECASE)
+DECADE_RE = re.compile(W + r"(?:" + DECADE + r")" + E, re.IGNORECASE)
+YEAR_RE = re.compile(W + r"(?:in|from|of|released in)?\s*(?P<y>" + YEAR + r")" + E, re.IGNORECASE)
+OLD_RE = re.compile(W + r"(?:classics?|oldies|old(?:er)? (?:movies|films|ones|stuff)|golden age|vintage)"
+                     + E, re.IGNORECASE)
+RECENT_RE = re.compile(W + r"(?:recent|newer|latest|modern|new releases?|new (?:movies|films|ones))" + E,
+                        re.IGNORECASE)
+NUM = r"(?P<n>\d+(?:\.\d+)?)"
+FACT_RE = re.compile(
+    W + r"(?P<op>under|less than|fewer than|below|at most|max(?:imum)?|no more than|not more than|"
+    r"shorter than|within|up to|over|more than|above|at least|min(?:imum)?|longer than|no less than|"
+    r"cheaper than|menos de|mas de|por debajo de|低于|不超过|高于)\s*(?P<cur>[$€£¥])?\s*"
+    + NUM + r"\s*(?P<unit>[a-z%]+(?:\s+of\s+[a-z]+)?|元|块)?", re.IGNORECASE)
+RATED_RE = re.compile(
+    W + r"(?:rated|rating|score|scored)\s+(?P<op>above|over|at least|more than|higher than|below|under|"
+    r"less than)?\s*" + NUM + r"\s*(?P<pct>%|percent)?", re.IGNORECASE)
+DURATION_UNITS = {"minute": 1.0, "minutes": 1.0, "mins": 1.0, "min": 1.0, "m": 1.0, "hour": 60.0,
+                   "hours": 60.0, "hrs": 60.0, "hr": 60.0, "h": 60.0}
+DURATION_FACT_RE = re.compile(r"runtime|duration|length|minutes|prep|cook|time", re.IGNORECASE)
+RATING_FACT_RE = re.compile(r"rating|meter|score|metacritic|stars", re.IGNORECASE)
+LOWER_OPS = {"over", "more than", "above", "at least", "min", "minimum", "longer than", "no less than",
+              "higher than"}
+
+BUT_IS_TRIGGER = re.compile(r"(?:anything|everything|all|whatever|something|nothing)\s*$", re.IGNORECASE)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Test setup for the PostgreSQL tests (tests/bot/test_sessions.py, tests/scaleout/): installs Debian's
+# `postgresql` server package with apt-get when no initdb is found under /usr/lib/postgresql/*/bin.
+# The tests then run their own throw-away server (initdb + pg_ctl in a temp dir, on a loopback port,
+# as the `postgres` user when run as root); the Debian cluster the package creates is not used.
+#
+# Usage: tests/install_postgres.sh        Prints the bin directory on stdout; exit 0 when usable.
+set -euo pipefail
+
+find_bin() {
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]]; then echo "$dir"; return 0; fi
+  done
+  return 1
+}
+
+if ! find_bin >/dev/null; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install_postgres: no PostgreSQL server found and apt-get is not available" >&2
+    exit 3
+  fi
+  SUDO=""
+  if [[ "$(id -u)" != "0" ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+      echo "install_postgres: no PostgreSQL server found and installing it needs root (apt-get)" >&2
+      exit 3
+    fi
+  fi
+  echo "install_postgres: installing Debian postgresql with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # a missing or stale package list makes the first try fail: update once, then retry
+  $SUDO apt-get install -y --no-install-recommends postgresql >&2 \
+    || { $SUDO apt-get update >&2 && $SUDO apt-get install -y --no-install-recommends postgresql >&2; }
+fi
+BIN="$(find_bin)" || { echo "install_postgres: initdb still not found after the install" >&2; exit 4; }
+"$BIN/postgres" --version >&2
+echo "$BIN"
