@@ -17,7 +17,8 @@ from typing import Any
 
 from bot.engine import ConversationEngine, FeedbackKind, TurnEvent, TurnResult
 from bot.privacy import personal_data, redact, redact_all
-from bot.sessions import Session, SessionStore
+from bot.sessions import Feedback, Message, Session, SessionStore
+from retrieval.schema import Item
 
 
 class ChatService:
@@ -43,8 +44,43 @@ class ChatService:
             status.update(state=h.state, detail=h.last_exit, restarts=h.restarts)
         return status
 
+    def catalogue_size(self) -> int:
+        """How many items the catalogue holds (0 means an empty index)."""
+        return len(self.engine.catalogue.items)
+
+    def item(self, item_id: str) -> Item | None:
+        """A catalogue item by id, or ``None``."""
+        return self.engine.catalogue.get(item_id)
+
+    def vector_count(self) -> int | None:
+        """Items in the catalogue's vector collection, asked of the vector store (a Chroma server in
+        http mode, which may not answer: call it with a timeout); ``None`` without a vector store."""
+        snapshot = getattr(self.engine.catalogue, "snapshot", None)
+        return None if snapshot is None else snapshot.collection.count()
+
+    def ranker_name(self) -> str:
+        """Which ranker orders the candidates: ``learned`` (trained for this catalogue), ``transfer`` (the
+        packaged ranker that works on any catalogue) or ``none`` (retrieval scores only)."""
+        return str(getattr(self.engine.catalogue, "ranker_name", "none"))
+
     def create_session(self, meta: dict[str, Any] | None = None) -> Session:
         return self.store.create(self.catalogue, meta)
+
+    def get_session(self, session_id: str) -> Session:
+        """The session (state, catalogue, meta). Raises SessionNotFound for an unknown id."""
+        return self.store.get(session_id)
+
+    def messages(self, session_id: str) -> list[Message]:
+        """The session's stored (redacted) messages, oldest first."""
+        return self.store.messages(session_id)
+
+    def feedback_given(self, session_id: str) -> list[Feedback]:
+        """The session's feedback events, oldest first."""
+        return self.store.feedback(session_id)
+
+    def export(self, session_id: str) -> dict[str, Any]:
+        """Everything stored about a session, as JSON-ready data (the person's copy of their data)."""
+        return self.store.export(session_id)
 
     def stream(self, session_id: str, text: str, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
         """Run one turn; yields the engine's events. Raises SessionNotFound for an unknown id."""
@@ -68,7 +104,7 @@ class ChatService:
         assert result is not None
         return result
 
-    def _finish(self, session_id: str, result: TurnResult, state, pii: list[str]) -> None:  # noqa: ANN001
+    def _finish(self, session_id: str, result: TurnResult, state, pii: list[str]) -> None:
         self.store.add_message(session_id, "assistant", redact(result.text, pii), {
             "action": result.action, "recommendations": [r.to_dict() for r in result.recommendations],
             "cancelled": result.cancelled, "degraded": result.degraded,

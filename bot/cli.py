@@ -20,7 +20,7 @@ Settings:    recbot.toml in the working directory, or RECBOT_* environment varia
              (e.g. RECBOT_DATA_DIR, RECBOT_STORE__MODE=http, RECBOT_LLM__BACKEND=openai).
 """
 
-# Each module exposes register(subparsers); a command whose module is absent is simply not offered.
+# Each module exposes register(subparsers).
 COMMAND_MODULES = [
     "bot.commands.catalogue",
     "bot.commands.bench",
@@ -38,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

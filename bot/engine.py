@@ -256,7 +256,8 @@ class ConversationEngine:
         named_text = "".join(parts)
         missing = [r for r in recs if r.label not in named_text]
         if missing and not cancelled:
-            tail = ("\n" if parts else "") + "\n".join(f"- {r.label}: {r.why}." for r in missing)
+            # numbered by their place in the list, like the lines the model or the reasons wrote
+            tail = ("\n" if parts else "") + "\n".join(f"{recs.index(r) + 1}. {r.label}: {r.why}." for r in missing)
             parts.append(tail)
             yield TurnEvent("text", text=tail)
         if action.kind == "recommend" and recs and not cancelled and not degraded and self.config.follow_up:
@@ -275,7 +276,7 @@ class ConversationEngine:
         if action.kind == "ask":
             state.record_question(action.slot, reply)
         elif action.kind == "answer":
-            state.record_answer(action.question)
+            state.record_answer(action.question, action.item_id)
         elif action.kind == "chitchat":
             state.record_chitchat()
         timings["first_text_s"] = first if first is not None else time.perf_counter() - t0

@@ -36,6 +36,11 @@ COMMON_SHARE = 0.03
 _WORD = re.compile(r"[^\W\d_]{5,}", re.UNICODE)
 
 
+def _diet_name(book: PhraseBook, diet: str) -> str:
+    """A diet ("vegetarian") in the phrase book's language (``diet_names``), else as the lexicon names it."""
+    return str((book.data.get("diet_names") or {}).get(diet, diet))
+
+
 @dataclass
 class Explanation:
     """Why one item is recommended, ready for a card and a reply line."""
@@ -144,7 +149,10 @@ class Explainer:
                 rng = book.render("reasons.year_range.after", lo=int(lo))
             else:
                 rng = book.render("reasons.year_range.before", hi=int(hi or 0))
-            out.append(("year_wish", book.render("reasons.year_wish", year=f.year, range=rng)))
+            if f.year in (lo, hi) and book.has("reasons.year_at_limit"):  # not "from 2000, 2000 or earlier"
+                rng = None
+            out.append(("year_wish", book.render("reasons.year_wish", year=f.year, range=rng) if rng else
+                        book.render("reasons.year_at_limit", year=f.year)))
         # numeric limits (runtime, calories, …)
         for fact, rng in state.facts.items():
             v = f.numbers.get(fact)
@@ -160,8 +168,12 @@ class Explainer:
                 text = book.render("reasons.fact_wish.between", value=self.value(book, fact, v))
             out.append(("fact_wish", text))
         # what they excluded, and this item indeed avoids
-        avoided_people = [p for p in state.unwanted_people
-                          if not any(p.casefold() in q.casefold() for q in f.people)]
+        # cite the diet ("vegetarian") and the names as the person said them, not the variants added for them
+        if state.diets and not any(p.casefold() in q.casefold() for p in state.unwanted_people for q in f.people):
+            out.append(("diet_wish", book.render("reasons.diet_wish",
+                                                 diets=book.join([_diet_name(book, d) for d in state.diets]))))
+        said = state.said_unwanted or ([] if state.diets else state.unwanted_people)
+        avoided_people = [p for p in said if not any(p.casefold() in q.casefold() for q in f.people)]
         if avoided_people:
             role = "ingredient" if "ingredient" in f.roles else "other"
             out.append(("excluded_person", book.render(f"reasons.excluded_person.{role}",

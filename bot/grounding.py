@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from bot.claims import ClaimChecker
 from bot.titles import TitleIndex
+from bot.understanding.lexicon import is_cjk
 from prompts.phrases import facts_config
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,12 @@ class GroundedStream:
     def _violations(self, sentence: str) -> list[str]:
         bad: list[str] = []
         people = self.claims.names_in(sentence) if self.claims is not None else []
-        # "Carlos" in "Carlos Saldanha" is a person, not the film Carlos (2010)
+        # "Carlos" in "Carlos Saldanha" is a person, not the film Carlos (2010); so is "有Francis" in
+        # "有Francis Ford Coppola" (Chinese letters run into the name: the mention only overlaps it)
         mentions = [m for m in self.titles.find_mentions(sentence)
-                    if not any(s <= m.span[0] and m.span[1] <= e for _, s, e in people)]
+                    if not any(s <= m.span[0] and m.span[1] <= e or (s < m.span[1] <= e and m.span[0] < s
+                                                                     and is_cjk(sentence[m.span[0]:s]))
+                               for _, s, e in people)]
         mention_ends = [m.span[1] for m in mentions]
         mention_spans = [m.span for m in mentions]
         for m in mentions:
@@ -155,7 +159,7 @@ class GroundedStream:
             if m.group(0).startswith("\n"):
                 return m
             word = text[: m.start()].rsplit(None, 1)[-1] if text[: m.start()].strip() else ""
-            if word[:-1].casefold() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]\.|\d{1,2}[.)]", word) and (
+            if word[:-1].casefold() in _ABBREVIATIONS or re.fullmatch(r"(?:[A-Z]\.)+|\d{1,2}[.)]", word) and (
                     word[0].isalpha() or not text[: m.start() - len(word)].strip()):
                 continue
             return m
@@ -181,13 +185,19 @@ class GroundedStream:
         return self.check(self.finish(rest))
 
     def filter(self, pieces: Iterable[str]) -> Iterator[str]:
-        for piece in pieces:
-            text = self.push(piece)
-            if text:
-                yield text
-        tail = self.flush()
-        if tail:
-            yield tail
+        """The checked text, piece by piece. Whitespace is held back until checked text follows it, so
+        a list marker the caller puts before the first piece ("1. ") never stands alone when every
+        sentence after it was dropped (the caller then shows its grounded fallback line instead)."""
+        held = ""
+        for piece in [*pieces, None]:
+            text = self.flush() if piece is None else self.push(piece)
+            if not text:
+                continue
+            if not text.strip():
+                held += text
+                continue
+            yield held + text
+            held = ""
 
 
 def _dangling() -> frozenset[str]:

@@ -94,14 +94,28 @@ _NOUNS = {"recipes": ("recipes", "recipe")}
 _llms: dict[tuple, object] = {}
 
 
+def create_llm(settings: Settings):
+    """A new LLM as ``settings.llm`` describes it (its backend's options; model files under the cache dir)."""
+    from bot.llm.factory import create_llm as create
+
+    cfg = settings.llm
+    opts: dict[str, object]
+    if cfg.backend == "llamacpp":
+        opts = {"cache_dir": settings.cache_dir, "n_threads": cfg.n_threads, "parallel": cfg.parallel,
+                "timeout_s": cfg.timeout_s}
+    elif cfg.backend == "transformers":
+        opts = {"cache_dir": settings.cache_dir}
+    else:
+        opts = {"base_url": cfg.base_url, "api_key": cfg.api_key, "timeout_s": cfg.timeout_s}
+    return create(cfg.backend, cfg.model, **opts)
+
+
 def llm(settings: Settings):
     """The configured LLM, loaded once per process."""
-    from bot.llm.factory import create_llm_from_settings
-
     key = (settings.llm.backend, settings.llm.model, settings.llm.base_url)
     with _lock:
         if key not in _llms:
-            _llms[key] = create_llm_from_settings(settings.llm, settings.cache_dir)
+            _llms[key] = create_llm(settings)
         return _llms[key]
 
 
@@ -110,9 +124,8 @@ _prompt_libraries: dict[str, object] = {}
 
 def prompt_library(settings: Settings | None = None):
     """Packaged templates plus the user's own versions under ``data_dir/prompts`` (where new ones are saved)."""
-    from prompts.loader import DEFAULT_ROOT, PromptLibrary
-
     from bot.settings import get_settings
+    from prompts.loader import DEFAULT_ROOT, PromptLibrary
 
     user = (settings or get_settings()).data_dir / "prompts"
     user.mkdir(parents=True, exist_ok=True)
@@ -130,7 +143,7 @@ def engine(settings: Settings, name: str | None = None, *, prompt_set: str | Non
     domain, noun = _NOUNS.get(name, ("movies", "movie"))
     config = EngineConfig(k=k or settings.recommendations, prompt_set=prompt_set or settings.prompt_set,
                           domain=domain, item_noun=noun, temperature=settings.llm.temperature,
-                          max_tokens=settings.llm.max_tokens)
+                          max_tokens=settings.llm.max_tokens, explain=settings.explain)
     return ConversationEngine(retriever(settings, name), llm(settings), prompt_library(settings), config)
 
 

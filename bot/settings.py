@@ -8,18 +8,24 @@ reads this object and passes the values down.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+_API_KEY_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def _default_data_dir() -> Path:
@@ -78,14 +84,67 @@ class LLMSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """The HTTP API. Keys are stored as ``sha256:<hex>`` digests (``recbot serve --hash-key`` makes one);
-    with none configured the API is open (bind it to loopback)."""
+    """The HTTP API: who may call it and with how much (``bot.api.security`` enforces it).
 
-    keys: list[str] = []
-    rate_per_minute: float = 60.0
-    burst: int = 20
-    max_body_bytes: int = 65536
-    max_text_chars: int = 2000
+    ``keys`` are ``sha256:<hex>`` digests, never keys in clear (``recbot serve --new-key`` /
+    ``--hash-key`` make one); with none configured the API is open (bind it to loopback). In the
+    environment: ``RECBOT_API__KEYS=sha256:…,sha256:…`` (comma-separated or a JSON list),
+    ``RECBOT_API__RATE_PER_MINUTE``, ``RECBOT_API__BURST``, ``RECBOT_API__MAX_BODY_BYTES``,
+    ``RECBOT_API__MAX_TEXT_CHARS``; in ``recbot.toml``, an ``[api]`` table.
+    """
+
+    keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="accepted API keys as 'sha256:<hex>' digests; empty = no auth"
+    )
+    rate_per_minute: float = Field(60.0, ge=0, description="average requests a minute per key; 0 = unlimited")
+    burst: int = Field(20, ge=1, description="requests a key may make at once before the rate applies")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body (HTTP 413 above)")
+    max_text_chars: int = Field(2000, ge=1, description="longest user message (HTTP 422 above)")
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _split_keys(cls, keys: Any) -> Any:
+        """An environment variable holds a comma-separated list (or a JSON list)."""
+        if not isinstance(keys, str):
+            return keys
+        if keys.strip().startswith("["):
+            return json.loads(keys)
+        return [part.strip() for part in keys.split(",") if part.strip()]
+
+    @field_validator("keys")
+    @classmethod
+    def _hashed_only(cls, keys: list[str]) -> list[str]:
+        out = []
+        for n, entry in enumerate(keys):
+            entry = entry.strip().lower()
+            if not _API_KEY_DIGEST.match(entry):
+                raise ValueError(
+                    f"API key entry {n + 1} is not a 'sha256:<64 hex digits>' digest; keys are configured "
+                    "hashed, never in clear (make one with `recbot serve --new-key` or `--hash-key`)"
+                )
+            out.append(entry)
+        return out
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.keys)
+
+
+class _DeprecatedApiEnv(PydanticBaseSettingsSource):
+    """The old one-underscore spellings ``RECBOT_API_<FIELD>`` of the ``api`` section, read with a
+    warning below ``RECBOT_API__<FIELD>``. Remove once no script sets them (eval/load_test.py does)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {}
+        for name in ApiSettings.model_fields:
+            old, new = f"RECBOT_API_{name.upper()}", f"RECBOT_API__{name.upper()}"
+            if old in os.environ:
+                logging.getLogger(__name__).warning("%s is deprecated: set %s instead", old, new)
+                found[name] = os.environ[old]
+        return {"api": found} if found else {}
 
 
 class Settings(BaseSettings):
@@ -106,7 +165,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     prompt_set: str = "default"
     recommendations: int = 3
-    log_level: str = "WARNING"
+    # how recommendations are explained: "reasons" (checked reasons in the person's language, no LLM:
+    # instant and true by construction), "per_item" or "list" (the LLM words them, claim-checked)
+    explain: Literal["reasons", "per_item", "list"] = "reasons"
 
     @classmethod
     def settings_customise_sources(
@@ -117,7 +178,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        legacy = _DeprecatedApiEnv(settings_cls)
+        return (init_settings, env_settings, legacy, TomlConfigSettingsSource(settings_cls))
 
     @property
     def cache_dir(self) -> Path:

@@ -63,6 +63,7 @@ class SessionState(Preferences):
     questions_in_a_row: int = 0  # questions asked since the last recommendation
     last_action: str | None = None
     last_question: str | None = None  # the field the last answer was about (director, duration…)
+    last_about: str | None = None  # the item the last answer was about
 
     # ------------------------------------------------------------------------------ feedback
     def like(self, item_id: str) -> None:
@@ -101,6 +102,7 @@ class SessionState(Preferences):
     def want_people(self, people: Iterable[str]) -> None:
         people = list(people)
         _drop(self.unwanted_people, people)
+        _drop(self.said_unwanted, people)
         _push(self.people, people)
 
     def avoid_people(self, people: Iterable[str]) -> None:
@@ -136,6 +138,8 @@ class SessionState(Preferences):
         self.avoid_genres(u.unwanted_genres)
         self.want_people(u.people)
         self.avoid_people(u.unwanted_people)
+        _drop(self.said_unwanted, u.said_unwanted)
+        _push(self.said_unwanted, [p for p in u.said_unwanted if p in self.unwanted_people])
         _drop(self.unwanted_moods, u.moods)
         _push(self.moods, u.moods)
         _drop(self.moods, u.unwanted_moods)
@@ -171,10 +175,12 @@ class SessionState(Preferences):
         self.questions_in_a_row = 0
         self.last_action = "recommend"
 
-    def record_answer(self, question: str | None = None) -> None:
-        """An answer about an item; ``question`` (the field asked) lets "and the second one?" reuse it."""
+    def record_answer(self, question: str | None = None, item_id: str | None = None) -> None:
+        """An answer about an item; ``question`` (the field asked) lets "and the second one?" reuse it,
+        ``item_id`` lets "how long is it?" point at the item just discussed."""
         self.last_action = "answer"
         self.last_question = question
+        self.last_about = item_id
 
     def record_chitchat(self) -> None:
         self.last_action = "chitchat"

@@ -332,7 +332,9 @@ class TitleIndex:
         if ids and risk == 0:
             return Candidate(i, i + length, list(ids), 92.0, risk)
         # typo-corrected words: "babadok" -> "babadook"
-        fixed = [w if w in self._postings or w in FUNCTION_WORDS else (self._correct(w) or w) for w in lookup]
+        # (a reserved word is said on purpose, never a typo: "comedia" is the genre, not *Comedian*)
+        fixed = [w if w in self._postings or w in FUNCTION_WORDS or w in self.reserved else (self._correct(w) or w)
+                 for w in lookup]
         if fixed != lookup:
             fixed_key = " ".join(fixed)
             ids = self._exact.get(fixed_key)

@@ -18,7 +18,7 @@ import statistics
 import time
 
 from bot import services
-from bot.commands.catalogue import ensure_indexed
+from bot.catalogues import ensure_indexed
 from bot.settings import get_settings
 from bot.state import SessionState
 

@@ -280,7 +280,7 @@ def run_suite(client: ApiClient, conversations: Sequence[Conversation], catalogu
             if "cards" in exp:
                 checks += check_cards(view, exp["cards"] or {})
             if "answer" in exp:
-                checks += check_answer(view, exp["answer"], cat.get)
+                checks += check_answer(view, exp["answer"], cat.get, langs["cannot"])
             if "honest" in exp:
                 checks += check_honesty(view, exp["honest"] or {}, langs["cannot"])
             if items or "forbid" in exp:

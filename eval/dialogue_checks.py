@@ -28,7 +28,9 @@ from retrieval.schema import Item
 Check = tuple[str, bool, str]
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-zÀ-ÿ]+")
-_SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+# a sentence ends at . ! ? (not after an initial or "vs.": "Andrew V. McLaglen", "Dr. No") or a line break
+_SENTENCES = re.compile(r"(?<=[.!?。！？])(?<!\s[A-Z]\.)(?<!\svs\.)(?<!\sDr\.)(?<!\sMr\.)(?<!\sSt\.)(?<!\sJr\.)"
+                        r"(?<!\sMs\.)\s+|\n+")
 _TERMINAL = tuple(".!?。！？…:：\"'”’)»*")
 
 
@@ -115,7 +117,10 @@ def check_cards(view: TurnView, spec: dict[str, Any]) -> list[Check]:
     return out
 
 
-def check_answer(view: TurnView, spec: dict[str, Any], get: Callable[[str], Item | None]) -> list[Check]:
+def check_answer(view: TurnView, spec: dict[str, Any], get: Callable[[str], Item | None],
+                 cannot: dict[str, list[str]] | None = None) -> list[Check]:
+    """``cannot``: the "I can't" phrases per language; when the item lacks the fact asked about, saying
+    so plainly is the right answer."""
     out: list[Check] = []
     text = view.text.casefold()
     if "fact" in spec:
@@ -133,8 +138,13 @@ def check_answer(view: TurnView, spec: dict[str, Any], get: Callable[[str], Item
         else:
             v = f.numbers.get(fact)
             truth = [str(int(v)) if v is not None and float(v).is_integer() else str(v)] if v is not None else []
-        ok = bool(truth) and any(t.casefold() in text for t in truth)
-        out.append(("answers", ok, f"{fact} of {f.label}: want one of {truth[:3]}"))
+        if truth:
+            ok = any(t.casefold() in text for t in truth)
+            out.append(("answers", ok, f"{fact} of {f.label}: want one of {truth[:3]}"))
+        else:  # the catalogue does not hold it: the answer must say so, not invent it
+            phrases = [*(cannot or {}).get(view.language, []), *(cannot or {}).get("en", [])]
+            ok = any(p.casefold() in text for p in phrases)
+            out.append(("answers", ok, f"{fact} of {f.label}: not in the catalogue, must say so"))
     if "mentions" in spec:
         names = spec["mentions"]
         found = [m for m in names if m.casefold() in text or any(m.casefold() in c.get("label", "").casefold()
@@ -185,6 +195,10 @@ def check_faithfulness(view: TurnView, claims: ClaimChecker, tally: Faithfulness
             tally.false += 1
             tally.examples.append(f"{s[:90]} -> {r.problems[:2]}")
             problems += r.problems[:1]
+    if view.action == "recommend" and view.items:  # a line per card, one list style ("1. 2. 3." then "- x: y")
+        problems += [f"no line for {it.label}" for it in view.items if it.label not in view.text]
+        if re.search(r"(?m)^\d+\.\s", view.text) and re.search(r"(?m)^- ", view.text):
+            problems.append("numbered and bulleted lines mixed")
     for c, it in zip(view.cards, view.items, strict=False):
         if c.get("label") != it.label:
             problems.append(f"label {c.get('label')} is not {it.label}")

@@ -266,7 +266,7 @@ class LocalServer:
             cmd += ["--catalogue", self.catalogue]
         if self.model:
             cmd += ["--model", self.model]
-        env = {**os.environ, "RECBOT_API_RATE_PER_MINUTE": "0"}
+        env = {**os.environ, "RECBOT_API__RATE_PER_MINUTE": "0"}
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.ready_timeout_s

@@ -36,10 +36,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def ensure_index(settings: Settings, name: str, limit: int | None) -> None:
     from bot import services
-    from bot.commands.catalogue import ensure_indexed, ingest
+    from bot.catalogues import ensure_indexed, ingest_catalogue
 
     if limit and services.catalogue_index(settings, name).manifest() is None:
-        ingest(settings, name, limit=limit, progress=False)
+        ingest_catalogue(settings, name, limit=limit, progress=False)
     ensure_indexed(settings, name)
 
 

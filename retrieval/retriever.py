@@ -123,6 +123,9 @@ class Retriever:
         dense_text = " ".join(x for x in (query.text.strip(), *query.genres, *query.people) if x)
         if dense_text:
             qvec = self.embedder.embed_query(dense_text)
+            remember = getattr(self.reranker, "remember_text_vector", None)
+            if remember is not None:  # a reranker that embeds the same text reuses this vector
+                remember(dense_text, qvec)
             lists.append(_List("dense", cfg.dense_weight, self._dense(qvec, n, query, allowed, excluded, constrained)))
         if query.text.strip() or query.people:
             lex_text = " ".join((query.text, *query.people))

@@ -164,16 +164,28 @@ def featurize(query: Query, pool: Sequence[Candidate], table: ItemTable, parts: 
     wanted_p = {p.casefold() for p in query.people}
     liked_genres: set[str] = set().union(*(table.genre_sets[p] for p in parts.liked)) if parts.liked else set()
     liked_years = [table.years[p] for p in parts.liked if not np.isnan(table.years[p])]
-    seed_people = [table.people_sets[q] for q in parts.seeds]
+    # max over seeds of shared people / title-word Jaccard, via inverted lists (a few hundred candidates
+    # times up to 20 seeds would otherwise be thousands of set intersections per turn)
     seed_titles = [w for w in (frozenset(title_words(table.items[q].title)) for q in parts.seeds) if w]
+    people_of: dict[str, list[int]] = {}
+    for s, q in enumerate(parts.seeds):
+        for person in table.people_sets[q]:
+            people_of.setdefault(person, []).append(s)
+    words_of: dict[str, list[int]] = {}
+    for s, w in enumerate(seed_titles):
+        for word in w:
+            words_of.setdefault(word, []).append(s)
     for j, p in enumerate(cand):
         genres = table.genre_sets[p]
-        if seed_people:
-            X[j, col["seed_people_overlap"]] = max(len(table.people_sets[p] & sp) for sp in seed_people)
+        if parts.seeds:
+            shared = Counter(s for person in table.people_sets[p] for s in people_of.get(person, ()))
+            X[j, col["seed_people_overlap"]] = max(shared.values(), default=0)
         if seed_titles:
             words = frozenset(title_words(table.items[p].title))
             if words:
-                X[j, col["seed_title_overlap"]] = max(len(words & w) / len(words | w) for w in seed_titles)
+                common = Counter(s for word in words for s in words_of.get(word, ()))
+                X[j, col["seed_title_overlap"]] = max(
+                    (c / (len(words) + len(seed_titles[s]) - c) for s, c in common.items()), default=0.0)
         if wanted_g:
             X[j, col["genre_match"]] = len(genres & wanted_g) / len(wanted_g)
         if profile:
@@ -248,13 +260,20 @@ class TransferReranker:
         self.embedder = embedder
         self._last_text: tuple[str, np.ndarray] | None = None
 
+    def remember_text_vector(self, text: str, vector: np.ndarray) -> None:
+        """The retriever's embedding of the same query text (saves embedding it twice per turn)."""
+        self._last_text = (text, vector)
+
     def text_vector(self, query: Query) -> np.ndarray | None:
         text = dense_text(query)
         if not text or self.embedder is None:
             return None
-        if self._last_text is None or self._last_text[0] != text:
-            self._last_text = (text, self.embedder.embed_query(text))
-        return self._last_text[1]
+        last = self._last_text  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] == text:
+            return last[1]
+        vector = self.embedder.embed_query(text)
+        self._last_text = (text, vector)
+        return vector
 
     def prepare(self, query: Query, table: ItemTable) -> tuple[QueryParts, dict[str, np.ndarray], np.ndarray]:
         """(query parts, two-tower scores over the table, allowed mask) for one query."""

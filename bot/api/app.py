@@ -102,7 +102,7 @@ def create_app(
     - ``chat_service``: a ready service, or ``{catalogue: service}``; None builds them at startup.
     - ``catalogues``: what to serve when building (default ``[settings.catalogue]``); the first is the
       default for new sessions.
-    - ``api_config``: keys and limits (default :meth:`ApiConfig.from_settings`).
+    - ``api_config``: keys and limits (default ``settings.api``).
     - ``mount_ui``: called with the app after the API routes exist, to mount a UI on the same server.
     """
     if isinstance(chat_service, ChatService):
@@ -110,7 +110,7 @@ def create_app(
     else:
         given = dict(chat_service) if chat_service is not None else None
     names = list(given) if given else list(catalogues or [settings.catalogue])
-    config = api_config or ApiConfig.from_settings(settings)
+    config = api_config or settings.api
     runtime = Runtime(settings, names, config, given)
 
     @asynccontextmanager
@@ -222,7 +222,7 @@ def _add_health_routes(app: FastAPI) -> None:
         cats, llm_problems = {}, []
         for name, service in rt.services().items():
             llm = service.llm_status()
-            cats[name] = {"items": len(service.engine.catalogue.items), "llm": llm["name"],
+            cats[name] = {"items": service.catalogue_size(), "llm": llm["name"],
                           "llm_state": llm["state"], "llm_restarts": llm.get("restarts", 0)}
             if llm["state"] != "ready":
                 llm_problems.append(f"{name}: the language model is {llm['state']}"
@@ -249,12 +249,9 @@ async def _store_problems(services: Mapping[str, ChatService]) -> list[str]:
     """Catalogues whose Chroma collection does not answer (http mode: a server that may go away)."""
     problems = []
     for name, service in services.items():
-        snapshot = getattr(service.engine.catalogue, "snapshot", None)
-        if snapshot is None:
-            continue
         try:
-            await asyncio.wait_for(run_in_threadpool(snapshot.collection.count), STORE_CHECK_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 -- any failure of the store is what this reports
+            await asyncio.wait_for(run_in_threadpool(service.vector_count), STORE_CHECK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 -- any failure means the store does not answer
             reason = "no answer" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             problems.append(
                 f"{name}: the vector store does not answer ({reason}); using the in-memory index"
@@ -287,7 +284,7 @@ async def _sse_turn(service: ChatService, session_id: str, text: str) -> AsyncIt
                 yield _sse("done", MessageReply.of(session_id, event.result).model_dump(mode="json"))
     except SessionNotFound as exc:
         yield _sse("error", error_payload("session_not_found", str(exc)))
-    except Exception:  # noqa: BLE001 -- the stream has started: report in-band
+    except Exception:
         log.exception("message stream failed in session %s", session_id)
         yield _sse("error", error_payload("internal_error", "the turn failed; see the server log"))
 
@@ -333,8 +330,8 @@ def _add_session_routes(app: FastAPI) -> None:
         service, session = await run_in_threadpool(rt.session, principal, session_id)
 
         def read() -> SessionDetail:
-            messages = service.store.messages(session_id)
-            feedback = service.store.feedback(session_id)
+            messages = service.messages(session_id)
+            feedback = service.feedback_given(session_id)
             return SessionDetail(
                 session_id=session.id,
                 catalogue=session.catalogue,
@@ -373,7 +370,7 @@ def _add_session_routes(app: FastAPI) -> None:
     )
     async def export_session(session_id: SessionId, rt: RuntimeDep, principal: PrincipalDep) -> JSONResponse:
         service, _ = await run_in_threadpool(rt.session, principal, session_id)
-        data = await run_in_threadpool(service.store.export, session_id)
+        data = await run_in_threadpool(service.export, session_id)
         return JSONResponse(
             data, headers={"content-disposition": f'attachment; filename="session-{session_id}.json"'}
         )
@@ -438,7 +435,7 @@ def _add_session_routes(app: FastAPI) -> None:
         session_id: SessionId, body: FeedbackRequest, rt: RuntimeDep, principal: PrincipalDep
     ) -> FeedbackAck:
         service, _ = await run_in_threadpool(rt.session, principal, session_id)
-        item = service.engine.catalogue.get(body.item_id)
+        item = service.item(body.item_id)
         if item is None:
             raise ApiError(
                 404,
@@ -447,7 +444,7 @@ def _add_session_routes(app: FastAPI) -> None:
                 "use an id from a recommendation",
             )
         await run_in_threadpool(service.feedback, session_id, body.kind, body.item_id)
-        state = (await run_in_threadpool(service.store.get, session_id)).state
+        state = (await run_in_threadpool(service.get_session, session_id)).state
         return FeedbackAck(
             session_id=session_id,
             item_id=item.id,

@@ -113,14 +113,14 @@ class UserSessions:
         cat = service.catalogue
         if (sid := self.lookup(user, cat, owner)) is not None:
             try:
-                service.store.get(sid)
+                service.get_session(sid)
                 return sid
             except SessionNotFound:  # deleted behind our back: start afresh
                 self.forget_session(sid)
         created = service.create_session({**meta, "via": "openai", "user": user}).id
         winner = self.bind(user, cat, owner, created)
         if winner != created:  # another request for the same user got there first
-            service.store.delete(created)
+            service.delete(created)
         return winner
 
 
@@ -269,7 +269,7 @@ async def _chunks(
             yield chunk({}, "stop", recommendations=recs, recbot=_extension(result))
     except SessionNotFound as exc:
         yield ServerSentEvent(json.dumps(error_payload("session_not_found", str(exc))), sep="\n")
-    except Exception:  # noqa: BLE001 -- the stream has started: report in-band, never hang
+    except Exception:
         log.exception("chat completion stream failed in session %s", sid)
         yield ServerSentEvent(
             json.dumps(error_payload("internal_error", "the turn failed; see the server log")), sep="\n"

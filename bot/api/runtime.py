@@ -20,7 +20,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from bot.api.errors import ApiError
 from bot.api.security import ApiConfig, AuthError, KeyRing, Principal, RateLimiter
 from bot.chat_service import ChatService
-from bot.sessions import Session, SessionNotFound, SessionStore
+from bot.sessions import Session, SessionNotFound
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Runtime:
         start = time.perf_counter()
         try:
             built = {name: services.chat_service(self.settings, name) for name in self.catalogues}
-        except Exception as exc:  # noqa: BLE001 -- reported by /readyz and every API call
+        except Exception as exc:
             log.exception("recbot API failed to start")
             self.error = f"{type(exc).__name__}: {exc}"
             return
@@ -104,15 +104,10 @@ class Runtime:
             )
         return services[name]
 
-    @property
-    def store(self) -> SessionStore:
-        return self.service(None).store
-
     def session(self, principal: Principal, session_id: str) -> tuple[ChatService, Session]:
         """The session and the service of its catalogue; 404 when it is unknown or not the caller's."""
-        store = self.store
         try:
-            session = store.get(session_id)
+            session = self.service(None).get_session(session_id)
         except SessionNotFound:
             raise ApiError(404, "session_not_found", f"no session {session_id!r}") from None
         if self.keys.enabled and session.meta.get(OWNER_KEY) != principal.key_id:

@@ -14,9 +14,10 @@ several workers each worker counts on its own.
 the bytes actually received, so a chunked upload cannot slip past); message texts over
 ``max_text_chars`` get 422.
 
-Until ``Settings`` has an ``api`` section, :meth:`ApiConfig.from_settings` reads these environment
-variables: ``RECBOT_API_KEYS`` (comma-separated ``sha256:`` entries), ``RECBOT_API_RATE_PER_MINUTE``,
-``RECBOT_API_BURST``, ``RECBOT_API_MAX_BODY_BYTES``, ``RECBOT_API_MAX_TEXT_CHARS``.
+All of it is configured in ``Settings.api`` (:class:`bot.settings.ApiSettings`, here also named
+``ApiConfig``): an ``[api]`` table in ``recbot.toml`` or ``RECBOT_API__KEYS`` (comma-separated
+``sha256:`` entries), ``RECBOT_API__RATE_PER_MINUTE``, ``RECBOT_API__BURST``,
+``RECBOT_API__MAX_BODY_BYTES``, ``RECBOT_API__MAX_TEXT_CHARS``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
-import re
 import secrets
 import threading
 import time
@@ -35,67 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException
-from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.settings import ApiSettings
+
 HASH_PREFIX = "sha256:"
-_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-ENV_PREFIX = "RECBOT_API_"
 
 
-class ApiConfig(BaseModel):
-    """Access control and limits of the HTTP API (proposed as ``Settings.api``)."""
-
-    keys: list[str] = Field(
-        default_factory=list, description="accepted API keys as 'sha256:<hex>' digests; empty = no auth"
-    )
-    rate_per_minute: float = Field(60.0, ge=0, description="average requests a minute per key; 0 = unlimited")
-    burst: int = Field(20, ge=1, description="requests a key may make at once before the rate applies")
-    max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body (HTTP 413 above)")
-    max_text_chars: int = Field(2000, ge=1, description="longest user message (HTTP 422 above)")
-
-    @field_validator("keys")
-    @classmethod
-    def _hashed_only(cls, keys: list[str]) -> list[str]:
-        out = []
-        for n, entry in enumerate(keys):
-            entry = entry.strip().lower()
-            if not _HASH_RE.match(entry):
-                raise ValueError(
-                    f"API key entry {n + 1} is not a 'sha256:<64 hex digits>' digest; keys are configured "
-                    "hashed, never in clear (make one with `recbot serve --new-key` or `--hash-key`)"
-                )
-            out.append(entry)
-        return out
-
-    @property
-    def auth_enabled(self) -> bool:
-        return bool(self.keys)
-
-    @classmethod
-    def from_settings(cls, settings: Any, environ: Mapping[str, str] | None = None) -> ApiConfig:
-        """``settings.api`` when Settings has that section, then ``RECBOT_API_*`` variables on top."""
-        base: dict[str, Any] = {}
-        section = getattr(settings, "api", None)
-        if section is not None:
-            base = section.model_dump() if hasattr(section, "model_dump") else dict(section)
-        env = os.environ if environ is None else environ
-        if raw := env.get(f"{ENV_PREFIX}KEYS", "").strip():
-            extra = [k for k in (part.strip() for part in raw.split(",")) if k]
-            base["keys"] = [*base.get("keys", []), *extra]
-        for name, conv in (
-            ("rate_per_minute", float),
-            ("burst", int),
-            ("max_body_bytes", int),
-            ("max_text_chars", int),
-        ):
-            var = f"{ENV_PREFIX}{name.upper()}"
-            if value := env.get(var, "").strip():
-                try:
-                    base[name] = conv(value)
-                except ValueError as exc:
-                    raise ValueError(f"{var}={value!r}: expected a {conv.__name__}") from exc
-        return cls.model_validate(base)
+#: The API's access control and limits: the ``api`` section of the one settings object.
+ApiConfig = ApiSettings
 
 
 def hash_key(key: str) -> str:

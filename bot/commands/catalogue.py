@@ -7,11 +7,9 @@ import json
 import sys
 import time
 
-from bot import services
+from bot import catalogues, services
 from bot.settings import Settings, get_settings
-from retrieval.catalogue import list_bundled, load_catalogue
-from retrieval import seed_vectors
-from retrieval.embeddings import MODEL_SLUG
+from retrieval.catalogue import list_bundled
 from retrieval.errors import CatalogueError
 from retrieval.index import IndexUnavailable
 from retrieval.schema import Query, Range
@@ -93,33 +91,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def ingest(settings: Settings, source: str, mapping: str | None = None, *, skip_invalid: bool = False,
            limit: int | None = None, progress: bool = True, write_seed: bool = False) -> str:
-    """Load + index; returns the catalogue name. Raises CatalogueError on invalid input. A bundled
-    catalogue takes the vectors shipped with it (:mod:`retrieval.seed_vectors`) for every unchanged
-    text; ``write_seed`` embeds without them and writes the index's vectors as the new shipped ones."""
-    loaded = load_catalogue(source, mapping, skip_invalid=skip_invalid, limit=limit, progress=progress)
-    if loaded.report.skipped:
-        print(loaded.report.summary(), file=sys.stderr)
-    index = services.catalogue_index(settings, loaded.name)
-    embedder = services.embedder(settings)
-    seed = seed_vectors.load(loaded.name, MODEL_SLUG, embedder.dim) if loaded.name in bundled_names() else None
-    report = index.ingest(loaded.items, embedder, batch_size=settings.embedding.batch_size, progress=progress,
-                          seed=None if write_seed else seed)
-    print(report.summary())
-    if write_seed:
-        table = index.open().table
-        path = seed_vectors.write(loaded.name, MODEL_SLUG, [it.text for it in table.items], table.vectors)
-        print(f"wrote the shipped vectors of {loaded.name!r} to {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return loaded.name
-
-
-def bundled_names() -> set[str]:
-    return {n for n, _ in list_bundled()}
+    """:func:`bot.catalogues.ingest_catalogue`, printing its reports; returns the catalogue name."""
+    result = catalogues.ingest_catalogue(settings, source, mapping, skip_invalid=skip_invalid, limit=limit,
+                                         progress=progress, write_seed=write_seed)
+    if result.skipped:
+        print(result.skipped, file=sys.stderr)
+    print(result.summary)
+    if result.seed_path is not None:
+        size = result.seed_path.stat().st_size / 1e6
+        print(f"wrote the shipped vectors of {result.name!r} to {result.seed_path} ({size:.1f} MB)")
+    return result.name
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
-        if args.write_seed_vectors and (args.mapping or args.limit or args.catalogue not in bundled_names()):
+        bundled = args.catalogue in catalogues.bundled_names()
+        if args.write_seed_vectors and (args.mapping or args.limit or not bundled):
             print("error: --write-seed-vectors is for a whole bundled catalogue (no --mapping, no --limit)",
                   file=sys.stderr)
             return 2
@@ -135,13 +123,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def ensure_indexed(settings: Settings, name: str) -> None:
-    """Ingest a bundled catalogue on first use, so the first command just works."""
-    if services.catalogue_index(settings, name).manifest() is None:
-        if name not in bundled_names():
-            raise IndexUnavailable(f"catalogue {name!r} is not indexed; run `recbot ingest` on it first")
-        print(f"First use of the bundled catalogue {name!r}: indexing it once (later starts are instant).",
-              file=sys.stderr)
-        ingest(settings, name)
+    """:func:`bot.catalogues.ensure_indexed` for the CLI: the first-use notice goes to stderr."""
+    catalogues.ensure_indexed(settings, name, notice=lambda line: print(line, file=sys.stderr))
 
 
 def _resolve(retriever, refs: list[str]) -> list[str]:

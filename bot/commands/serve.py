@@ -13,12 +13,12 @@ server-sent events), feedback, /healthz and /readyz, and an OpenAI-compatible /v
 (model = catalogue name) that the openai SDK and LangChain's ChatOpenAI use unchanged. The OpenAPI
 document with examples is at /docs. Bundled catalogues are indexed on first use.
 
-API keys: configure sha256 digests, never keys in clear, in RECBOT_API_KEYS (comma-separated
-'sha256:<hex>' entries). `recbot serve --new-key` makes a key and its digest; `--hash-key` reads a key
+API keys: configure sha256 digests, never keys in clear, in RECBOT_API__KEYS (comma-separated
+'sha256:<hex>' entries) or `keys = [...]` under [api] in recbot.toml. `recbot serve --new-key` makes a key and its digest; `--hash-key` reads a key
 on stdin and prints its digest. Clients send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.
 With no key configured, auth is off: bind to 127.0.0.1 only (the default). Limits:
-RECBOT_API_RATE_PER_MINUTE and RECBOT_API_BURST (per key, HTTP 429), RECBOT_API_MAX_BODY_BYTES (413),
-RECBOT_API_MAX_TEXT_CHARS (422).
+RECBOT_API__RATE_PER_MINUTE and RECBOT_API__BURST (per key, HTTP 429), RECBOT_API__MAX_BODY_BYTES (413),
+RECBOT_API__MAX_TEXT_CHARS (422).
 
 Several workers (--workers N > 1) are separate processes, so they need shared state:
   - the Chroma server mode for the index: run `chroma run --path <data_dir>/index/chroma` and set
@@ -32,7 +32,7 @@ One worker is right for a laptop: the LLM is the bottleneck and one process serv
 examples:
   recbot serve                                  # http://127.0.0.1:8765/docs
   recbot serve --catalogue movies --catalogue recipes
-  RECBOT_API_KEYS=sha256:9f86d0… recbot serve --host 0.0.0.0
+  RECBOT_API__KEYS=sha256:9f86d0… recbot serve --host 0.0.0.0
   RECBOT_STORE__MODE=http recbot serve --workers 4 --host 0.0.0.0
   recbot serve --new-key
 """
@@ -80,12 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.api.security import ApiConfig, hash_key, new_key
+    from bot.api.security import hash_key, new_key
 
     if args.new_key:
         key, digest = new_key()
         print(f"key (give it to the client, shown once): {key}")
-        print(f"digest (put it in RECBOT_API_KEYS):       {digest}")
+        print(f"digest (put it in RECBOT_API__KEYS):      {digest}")
         return 0
     if args.hash_key:
         key = sys.stdin.readline().strip()
@@ -108,15 +108,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["RECBOT_LLM__MODEL"] = args.model
     if args.backend:
         os.environ["RECBOT_LLM__BACKEND"] = args.backend
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValueError as exc:  # e.g. an API key configured in clear
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     names = args.catalogue or [settings.catalogue]
     os.environ[CATALOGUES_ENV] = ",".join(names)
     os.environ[UI_ENV] = "0" if args.no_ui else "1"
-    try:
-        config = ApiConfig.from_settings(settings)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config = settings.api
     if args.workers > 1 and settings.store.mode == "embedded":
         print(
             "error: several workers cannot share an embedded Chroma index; run `chroma run --path "
@@ -126,13 +126,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if not config.auth_enabled and args.host not in ("127.0.0.1", "localhost", "::1"):
         logging.getLogger(__name__).warning(
-            "serving on %s with no API keys: anyone who can reach it can use it (set RECBOT_API_KEYS)",
+            "serving on %s with no API keys: anyone who can reach it can use it (set RECBOT_API__KEYS)",
             args.host,
         )
     try:
         for name in names:  # index once here, not in every worker
             ensure_indexed(settings, name)
-    except Exception as exc:  # an actionable message beats a traceback here
+    except Exception as exc:  # noqa: BLE001 -- an actionable message beats a traceback here
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -161,6 +161,7 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
                                              label="Prompt set")
                         apply_btn = gr.Button("Apply", elem_id="apply")
                         settings_status = gr.Markdown(label="Settings status", elem_id="settings-status")
+                        runtime_md = gr.Markdown(_runtime(ctrl.service(profile0)), label="Runtime", elem_id="runtime")
                     with gr.Accordion("Last turn", open=False):
                         turn_json = gr.JSON(label="Last turn", elem_id="turn-json")
             with gr.Tab("Prompt lab", id="lab"):
@@ -344,7 +345,8 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
                 log.warning("settings %s rejected: %s", new, exc)
                 return {settings_status: f"**Not applied:** {exc}"}
             out: dict[Any, Any] = {profile: new.to_dict(), saved_profile: new.to_dict(),
-                                   settings_status: f"Applied: {_describe(new)}."}
+                                   settings_status: f"Applied: {_describe(new)}.",
+                                   runtime_md: _runtime(ctrl.service(new))}
             if new.catalogue != old.catalogue:
                 out.update(cleared(f"Now recommending from **{new.catalogue}**."))
                 out[session_id] = None
@@ -352,7 +354,8 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
             return out
 
         settings_inputs = [catalogue_dd, k_slider, backend_dd, model_dd, base_url_tb, set_dd, profile]
-        apply_btn.click(apply_settings, settings_inputs, [profile, saved_profile, settings_status, *turn_outputs],
+        apply_btn.click(apply_settings, settings_inputs,
+                        [profile, saved_profile, settings_status, runtime_md, *turn_outputs],
                         api_name="apply_settings")
 
         # ------------------------------------------------------------------ reload
@@ -365,7 +368,8 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
                     prof = kept.to_dict()
                     out = {profile: prof, catalogue_dd: kept.catalogue, k_slider: kept.k, backend_dd: kept.backend,
                            model_dd: kept.model, base_url_tb: kept.base_url, set_dd: kept.prompt_set,
-                           settings_status: f"Settings kept from your last visit: {_describe(kept)}."}
+                           settings_status: f"Settings kept from your last visit: {_describe(kept)}.",
+                           runtime_md: _runtime(ctrl.service(kept))}
                 except Exception as exc:  # the UI boundary: stale settings fall back to the defaults
                     log.info("saved settings not usable (%s); using the defaults", exc)
             catalogue = Profile.from_dict(prof).catalogue
@@ -385,9 +389,21 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
 
         demo.load(restore, [saved_session, saved_profile, profile],
                   [session_id, chatbot, history, msg_ids, cards, *groups, *htmls, profile, catalogue_dd, k_slider,
-                   backend_dd, model_dd, base_url_tb, set_dd, settings_status], api_visibility="private")
+                   backend_dd, model_dd, base_url_tb, set_dd, settings_status, runtime_md], api_visibility="private")
     demo.recbot = ctrl  # type: ignore[attr-defined]  # for tests and embedding apps
     return demo
+
+
+RANKERS = {"learned": "learned ranker trained for this catalogue", "transfer": "learned transfer ranker (packaged)",
+           "none": "retrieval scores only (no learned ranker)"}
+
+
+def _runtime(service: Any) -> str:
+    """What serves this page: the ranker and the state of the language model."""
+    llm = service.llm_status()
+    state = llm["state"] + (f" ({llm['detail']})" if llm["state"] != "ready" and llm["detail"] else "")
+    ranker = service.ranker_name()
+    return f"Ranking: **{RANKERS.get(ranker, ranker)}** · LLM: {llm['name']}, {state}"
 
 
 def _describe(p: Profile) -> str:

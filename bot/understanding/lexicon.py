@@ -77,6 +77,7 @@ class Lexicon:
     diets: dict[str, list[str]] = field(default_factory=dict)  # diet -> ingredient words it excludes
     diet_keep: dict[str, list[str]] = field(default_factory=dict)  # diet -> words that keep a name allowed
     diet_phrases: dict[str, str] = field(default_factory=dict)  # phrase (any language) -> diet
+    unit_words: dict[str, str] = field(default_factory=dict)  # "calorias", "分钟" -> English unit word
     # per-language trigger phrases (English triggers live in patterns.py as regular expressions)
     negation: list[str] = field(default_factory=list)
     positive: list[str] = field(default_factory=list)
@@ -128,6 +129,7 @@ def _merge_file(lex: Lexicon, path: Path) -> None:
         getattr(lex, name).extend(_words(data.get(name), f"{path}: {name}"))
     lex.people_aliases.update({str(k): str(v) for k, v in (data.get("people_aliases") or {}).items()})
     lex.title_aliases.update({str(k): str(v) for k, v in (data.get("title_aliases") or {}).items()})
+    lex.unit_words.update({str(k): str(v) for k, v in (data.get("unit_words") or {}).items()})
     lex.stopwords[lang] = set(_words(data.get("stopwords"), f"{path}: stopwords"))
     for name, spec in (data.get("modifiers") or {}).items():
         where = f"{path}: modifiers.{name}"

@@ -36,6 +36,7 @@ from bot.understanding.patterns import (
     POSITIVE,
     QUESTION_START,
     REF_ORDINAL,
+    REF_PRONOUN,
     REQUEST,
     SEEN,
     SIMILAR,
@@ -76,6 +77,8 @@ _DIETS = re.compile(alternation(_LEX.diet_phrases), re.IGNORECASE)
 _DIET_KEYS = {" ".join(fold_chars(k).casefold().split()): v for k, v in _LEX.diet_phrases.items()}
 _SEQUEL_NUMBER = re.compile(r"\s+(?:part\s+)?(?P<n>[2-9]|ii|iii|iv|v)(?![\w'’.:])"
                             r"(?!\s*(?:times?|x|hours?|hrs?|minutes?|mins?|stars?|out of|of|/|%))", re.IGNORECASE)
+# Chinese has no space before the number, and "阿凡达2次" (two times) is not a sequel
+_SEQUEL_NUMBER_CJK = re.compile(r"\s*(?P<n>[2-9])(?![0-9a-z.:次遍部个集小分星岁年号点])", re.IGNORECASE)
 _ROMAN = {"2": "II", "3": "III", "4": "IV", "5": "V", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 _PERSON_CUE = re.compile(r"\s+(?:" + "|".join(re.escape(c) for c in _LEX.person_cues) + r")(?![\w'’])",
                          re.IGNORECASE)
@@ -102,6 +105,9 @@ def _negated_ranges(text: str, clauses: list[tuple[int, int]]) -> list[tuple[int
     for start, end in clauses:
         m = NEG_TRIGGER.search(masked, start, end)
         if m:
+            if is_cjk(m.group(0)):  # "不含蘑菇的晚餐": the negation ends at 的, the dish is still wanted
+                de = masked.find("的", m.end(), end)
+                end = de if de > m.end() else end
             out.append((m.start(), end))
     return out
 
@@ -207,6 +213,9 @@ class Understander:
         # a title containing a name wins, a one-word title inside a name loses ("Tom Cruise")
         people = [p for p in phrase_spans if p.kind == "person"]
         title_spans = [t for t in title_spans if not any(p.start <= t.start and t.end <= p.end for p in people)]
+        # a genre or mood said exactly beats a title only spelled like it ("comedia" is not *Comedian*)
+        said = [p for p in phrase_spans if p.kind in ("genre", "mood")]
+        title_spans = [t for t in title_spans if t.value[1] >= 100.0 or not any(p.overlaps(t) for p in said)]
         phrase_spans = [p for p in phrase_spans if not any(p.overlaps(t) for t in title_spans)]
         masked_text = _blank(folded, [(t.start, t.end) for t in title_spans])  # "2012" the film is no year
         starts = {t.start for t in title_spans}
@@ -228,6 +237,7 @@ class Understander:
                 add(u.unwanted_people if neg else u.people, [span.value])
             elif span.kind == "mood":
                 add(u.unwanted_moods if neg else u.moods, [span.value])
+        u.said_unwanted = list(u.unwanted_people)  # as named, before variants and diets are added
         if self.vocab.people_words:  # ingredients: "without mushrooms" rules out every mushroom
             said = [n for p in u.unwanted_people for n in self.vocab.names_with(p) if n not in u.unwanted_people]
             said += u.unwanted_people  # the names as said ("Mushrooms") last: the most recent wish
@@ -273,6 +283,8 @@ class Understander:
             fld = state.last_question  # "and the second one?" after "who directed the first one?"
         target = (superlative_target(self.vocab, last, sup[0], sup[1]) if sup else None) or (
             about[0] if about else question_target(folded, last))
+        if target is None and state is not None and state.last_action == "answer" and REF_PRONOUN.search(folded):
+            target = state.last_about  # "how long is it?" right after an answer about one item
         if u.is_question and target and (fld or sup) and not u.asks_for_recommendation:
             u.feedback = [f for f in u.feedback if f.kind == "seen"]
             u.intent, u.about_id, u.question = "ask_about", target, fld
@@ -318,10 +330,12 @@ class Understander:
 
     def _missing_sequel(self, text: str, span: Span) -> str | None:
         """"Avatar 2" / "Heat II" written after a title the catalogue has, when it lacks that sequel."""
-        m = _SEQUEL_NUMBER.match(text, span.end)
+        m = (_SEQUEL_NUMBER_CJK if is_cjk(text[span.start:span.end]) else _SEQUEL_NUMBER).match(text, span.end)
         if not m:
             return None
         title, n = text[span.start:span.end], m["n"]
+        if is_cjk(title) and (item := self.vocab.items.get(span.value[0])) is not None:
+            title = item.title  # "阿凡达2": look for "Avatar 2" under the catalogue's own title
         found = any(self.vocab.titles.resolve(f"{title} {x}", threshold=95.0)
                     for x in (n, _ROMAN.get(n.lower(), n)))
         return None if found else f"{title} {n}"

@@ -56,6 +56,7 @@ CLAUSE_BREAK = re.compile(
     + r"|,\s*(?=(?:i|we|you|but|though|however|maybe|something|anything|preferably|ideally|and i|and we)"
     + E + r")"
     + r"|,\s*(?=(?:algo|pero|aunque|prefiero|mejor|quiero|me gusta|me gustan|me encanta)" + E + r")"
+    + r"|,\s*(?=[¿\u3400-\u9fff])"  # "me encantó X, ¿algo parecido?", "我很喜欢教父，有类似的吗" (， folds to ,)
     + r"|" + W + r"and(?=\s+(?:i|we)?\s*(?:really\s+)?"
     r"(?:love|loved|like|liked|enjoy|enjoyed|adore|adored|want|prefer)" + E + r")|"
     + alternation(_LEX.clause_breaks), re.IGNORECASE)
@@ -115,6 +116,9 @@ REF_PRONOUN = re.compile(alternation(_LEX.pronoun_refs), re.IGNORECASE)
 DECADE_WORDS: dict[str, int] = {k: v for k, v in _LEX.decade_words.items() if not is_cjk(k)}
 CJK_DECADE_RE = re.compile(r"(?P<d>19[0-9]0|20[0-9]0|[1-9]0)\s*年代|(?P<w>"
                            + "|".join(k for k in _LEX.decade_words if is_cjk(k)) + ")")
+# "2000年以后", "1990年以前", "2020年的": a year written the Chinese way, with its bound after it
+CJK_YEAR_RE = re.compile(r"(?<!\d)(?P<y>1[89]\d\d|20\d\d)\s*年(?!代)\s*(?P<op>以后|之后|以来|后|起|以前|之前|前)?")
+CJK_YEAR_AFTER = frozenset(["以后", "之后", "以来", "后", "起"])  # the year itself included, as people mean it
 CJK_DECADE_WORDS: dict[str, int] = {k: v for k, v in _LEX.decade_words.items() if is_cjk(k)}
 ES_DECADE_RE = re.compile(W + r"(?:anos|los|decada de(?:\s+los)?)\s+(?P<d>19[0-9]0|20[0-9]0|[1-9]0)" + E,
                           re.IGNORECASE)
@@ -126,10 +130,11 @@ RANGE_BETWEEN = re.compile(
     W + r"(?:between\s+(?P<a>" + YEAR + r")\s+and\s+(?P<b>" + YEAR + r")|(?:from\s+)?(?P<c>" + YEAR
     + r")\s*(?:-|–|to|until|till|through)\s*(?P<d>" + YEAR + r"))" + E, re.IGNORECASE)
 BEFORE = re.compile(
-    W + r"(?P<op>before|pre|prior to|older than|earlier than|until|till|up to|through)[\s-]*(?:the\s+)?"
+    W + r"(?P<op>before|pre|prior to|older than|earlier than|until|till|up to|through|antes del?|hasta)[\s-]*"
+    r"(?:the\s+)?"
     r"(?:(?P<y>" + YEAR + r")|(?P<dec>" + DECADE.replace("?P<", "?P<b_") + r"))" + E, re.IGNORECASE)
 AFTER = re.compile(
-    W + r"(?P<op>after|post|since|newer than|later than|from)[\s-]*(?:the\s+)?"
+    W + r"(?P<op>after|post|since|newer than|later than|from|despues del?|desde|a partir del?)[\s-]*(?:the\s+)?"
     r"(?:(?P<y>" + YEAR + r")(?P<on>\s+(?:on|onwards?|and later|or later|and after|and newer))?|"
     r"(?P<dec>" + DECADE.replace("?P<", "?P<a_") + r")(?P<on2>\s+(?:on|onwards?))?)" + E, re.IGNORECASE)
 DECADE_RE = re.compile(W + r"(?:" + DECADE + r")" + E, re.IGNORECASE)
@@ -142,8 +147,15 @@ NUM = r"(?P<n>\d+(?:\.\d+)?)"
 FACT_RE = re.compile(
     W + r"(?P<op>under|less than|fewer than|below|at most|max(?:imum)?|no more than|not more than|"
     r"shorter than|within|up to|over|more than|above|at least|min(?:imum)?|longer than|no less than|"
-    r"cheaper than|menos de|mas de|por debajo de|低于|不超过|高于)\s*(?P<cur>[$€£¥])?\s*"
-    + NUM + r"\s*(?P<unit>[a-z%]+(?:\s+of\s+[a-z]+)?|元|块)?", re.IGNORECASE)
+    r"cheaper than|menos de|mas de|por debajo de|低于|不超过|高于|少于|小于|超过|多于)\s*(?P<cur>[$€£¥])?\s*"
+    + NUM + r"\s*(?P<unit>[a-z%]+(?:\s+(?:of|de)\s+[a-z]+)?|"
+    + "|".join(sorted((re.escape(u) for u in _LEX.unit_words if is_cjk(u)), key=len, reverse=True)) + r")?",
+    re.IGNORECASE)
+# Chinese puts the bound after the number: "90分钟以内", "300卡路里以下", "100克蛋白质以上"
+FACT_CJK_POST_RE = re.compile(
+    NUM + r"\s*(?P<unit>" + "|".join(sorted((re.escape(u) for u in _LEX.unit_words if is_cjk(u)), key=len,
+                                             reverse=True)) + r")\s*(?P<op>以内|以下|之内|内|以上|之上)")
+UNIT_WORDS: dict[str, str] = {fold_chars(k).casefold(): v for k, v in _LEX.unit_words.items()}
 RATED_RE = re.compile(
     W + r"(?:rated|rating|score|scored)\s+(?P<op>above|over|at least|more than|higher than|below|under|"
     r"less than)?\s*" + NUM + r"\s*(?P<pct>%|percent)?", re.IGNORECASE)

@@ -49,6 +49,9 @@ class Preferences(BaseModel):
     wishes: list[str] = Field(default_factory=list)
     no_series: list[SeriesExclusion] = Field(default_factory=list)  # "no sequels", "no remakes"
     diets: list[str] = Field(default_factory=list)  # "vegetarian": its exclusions are in unwanted_people
+    # the unwanted people/ingredients as the person named them ("Mushrooms"), without the variants and diet
+    # exclusions added for them: what explanations cite
+    said_unwanted: list[str] = Field(default_factory=list)
 
     def has_preferences(self) -> bool:
         """Whether anything about taste is known (seen items and moods to avoid alone do not count)."""

@@ -12,16 +12,20 @@ from bot.understanding.patterns import (
     BEFORE,
     CJK_DECADE_RE,
     CJK_DECADE_WORDS,
+    CJK_YEAR_AFTER,
+    CJK_YEAR_RE,
     DECADE_RE,
     DECADE_WORDS,
     DURATION_UNITS,
     ES_DECADE_RE,
+    FACT_CJK_POST_RE,
     FACT_RE,
     LOWER_OPS,
     OLD_RE,
     RANGE_BETWEEN,
     RATED_RE,
     RECENT_RE,
+    UNIT_WORDS,
     YEAR_RE,
 )
 from bot.understanding.vocabulary import Vocabulary
@@ -91,12 +95,12 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
         op = m["op"].lower()
         if m["y"]:
             year = int(m["y"])
-            limit = year if op in {"until", "till", "up to", "through"} else year - 1
+            limit = year if op in {"until", "till", "up to", "through", "hasta"} else year - 1
         else:
             dec = decade_range(m, "b_")
             if dec is None:
                 continue
-            limit = dec[1] if op in {"until", "till", "up to", "through"} else dec[0] - 1
+            limit = dec[1] if op in {"until", "till", "up to", "through", "hasta"} else dec[0] - 1
         spans.append(Span(m.start(), m.end(), "year", None))
         if in_ranges(m.start(), negated):  # "nothing before 1980": 1980 or later
             lows.append(limit + 1)
@@ -114,7 +118,7 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
                     unions.append((year, year))
                 spans.append(Span(m.start(), m.end(), "year", None))
                 continue
-            limit = year + 1 if op in {"after", "newer than", "later than", "post"} else year
+            limit = year + 1 if op in {"after", "newer than", "later than", "post"} or op.startswith("despues") else year
         else:
             dec = decade_range(m, "a_")
             if dec is None:
@@ -124,7 +128,8 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
                     unions.append(dec)
                 spans.append(Span(m.start(), m.end(), "year", None))
                 continue
-            limit = dec[1] + 1 if op in {"after", "post", "newer than", "later than"} else dec[0]
+            limit = dec[1] + 1 if op in {"after", "post", "newer than", "later than"} or op.startswith("despues") \
+                else dec[0]
         spans.append(Span(m.start(), m.end(), "year", None))
         (highs if negd else lows).append(limit - 1 if negd else limit)
     for m in CJK_DECADE_RE.finditer(text):
@@ -138,6 +143,17 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
         spans.append(Span(m.start(), m.end(), "year", (start, start + 9)))
         if not in_ranges(m.start(), negated):
             unions.append((start, start + 9))
+    for m in CJK_YEAR_RE.finditer(text):
+        if not free(m.start(), m.end()):
+            continue
+        y, op, negd = int(m["y"]), m["op"], in_ranges(m.start(), negated)
+        spans.append(Span(m.start(), m.end(), "year", None if op else (y, y)))
+        if op in CJK_YEAR_AFTER:
+            (highs if negd else lows).append(y - 1 if negd else y)
+        elif op:
+            (lows if negd else highs).append(y if negd else y - 1)
+        elif not negd:
+            unions.append((y, y))
     for m in ES_DECADE_RE.finditer(text):
         if not free(m.start(), m.end()):
             continue
@@ -189,20 +205,22 @@ def fact_spans(vocab: Vocabulary, text: str) -> tuple[list[Span], dict[str, Rang
     """Numeric constraints on catalogue facts ("under 2 hours", "less than 500 calories", "rated above 7")."""
     spans: list[Span] = []
     facts: dict[str, tuple[float | None, float | None]] = {}
-    for m in FACT_RE.finditer(text):
+    for m in [*FACT_RE.finditer(text), *FACT_CJK_POST_RE.finditer(text)]:
         value, unit = float(m["n"]), (m["unit"] or "").lower()
+        # "calorias", "分钟", "gramos de proteina": the English unit words
+        unit = " ".join(UNIT_WORDS.get(w, "of" if w == "de" else w) for w in unit.split())
         first = unit.split()[0] if unit else ""
         name: str | None = None
         if first in DURATION_UNITS:
             name = vocab.duration_fact()
             value *= DURATION_UNITS[first]
-        elif m["cur"] or first in MONEY_UNITS:
+        elif m.groupdict().get("cur") or first in MONEY_UNITS:
             name = vocab.money_fact()
         elif unit:
             name = vocab.unit_fact(unit)
         if not name:
             continue
-        lower = m["op"].lower() in LOWER_OPS or m["op"].lower() in ("mas de", "高于")
+        lower = m["op"].lower() in LOWER_OPS or m["op"].lower() in ("mas de", "高于", "超过", "多于", "以上", "之上")
         lo, hi = facts.get(name, (None, None))
         facts[name] = (value, hi) if lower else (lo, value)
         spans.append(Span(m.start(), m.end(), "fact", name))

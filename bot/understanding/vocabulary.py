@@ -151,6 +151,7 @@ class Vocabulary:
             person_min_words = 2 if sample and multi / len(sample) >= 0.9 else 1
 
         reserved = set(phrases) | set(moods) | {normalize(w) for w in (*_LEX.reserved_words, *_LEX.sentiment_words)}
+        reserved |= {normalize(w) for w in _LEX.unit_words if not is_cjk(w)}  # "88 minutos" is no *88 Minutes*
         titles = TitleIndex(items, reserved_words=reserved)
         people_words: dict[str, list[str]] = defaultdict(list)
         if person_min_words < 2:

@@ -252,3 +252,99 @@ def test_a_label_whose_title_has_a_colon_is_one_title():
     text = "3. Halloween 5: The Revenge of Michael Myers (1989): written by John Carpenter, as you asked."
     out, report = ground_text(titles, ["h5"], text, claims=ClaimChecker(titles, by_id.get, films))
     assert out == text and report.named == {"h5"}
+
+
+def test_whitespace_alone_is_never_streamed_ahead_of_a_dropped_sentence(movie_checker):
+    # the engine puts "1. " before the first piece of an item's line: a lone newline must not carry it
+    titles, checker = movie_checker
+    g = GroundedStream(titles, ["gb"], claims=checker)
+    assert list(g.filter(["\n", "Ghostbusters was directed by Bill Murray."])) == []
+    g = GroundedStream(titles, ["gb"], claims=checker)
+    assert "".join(g.filter(["\n", "Ghostbusters was directed by Ivan Reitman."])) == (
+        "\nGhostbusters was directed by Ivan Reitman.")
+
+
+def test_a_diet_is_cited_by_name_and_exclusions_as_the_person_said_them():
+    by_id = {it.id: it for it in RECIPES}
+    state = SessionState(genres=["dinner"], diets=["vegetarian"], said_unwanted=["Mushrooms"],
+                         unwanted_people=["Chicken breast", "Bacon", "Pickled mushrooms", "Mushrooms"])
+    e = Explainer(by_id.get, "recipe", RECIPES).explain(by_id["dinner:lentil_stew"], state, "en")
+    assert "vegetarian, as you asked" in e.reasons and "no Mushrooms, as you asked" in e.reasons
+    assert "Pickled" not in e.why and "Bacon" not in e.why
+    assert "素食" in Explainer(by_id.get, "recipe", RECIPES).explain(by_id["dinner:lentil_stew"], state, "zh").why
+
+
+@pytest.mark.parametrize("language, at_limit, earlier", [
+    ("en", "from 2000, within the limit you gave", "from 1998, 2000 or earlier"),
+    ("es", "de 2000, dentro del límite", "de 1998, de 2000 o antes"),
+    ("zh", "2000年的，在你要求的年份范围内", "2000年或更早")])
+def test_an_inclusive_year_limit_is_not_worded_as_before(language, at_limit, earlier):
+    films = [_film("mem", "Memento", 2000, ["thriller"], ["Christopher Nolan"], ["Christopher Nolan"], ["Guy Pearce"]),
+             _film("fol", "Following", 1998, ["thriller"], ["Christopher Nolan"], ["Christopher Nolan"], ["Jeremy Theobald"])]
+    explainer = Explainer({f.id: f for f in films}.get, "movie", films)
+    state = SessionState(year=Range(max=2000))
+    mem, fol = (explainer.explain(f, state, language).why for f in films)
+    assert at_limit in mem and "before" not in mem and "2000 or earlier" not in mem
+    assert earlier in fol and "before 2000" not in fol
+
+
+def test_a_genre_word_in_a_reason_is_not_corrected_into_a_title():
+    # "comedia" (a reserved genre word) once became *Comedian* and every Spanish rom-com line was dropped
+    films = [_film("com", "Comedian", 2002, ["documentary", "comedy"], ["Christian Charles"], ["Jerry Seinfeld"],
+                   ["Jerry Seinfeld"]),
+             _film("rc", "Romantic Comedy", 1983, ["romance", "comedy"], ["Arthur Hiller"], ["Bernard Slade"],
+                   ["Dudley Moore"])]
+    by_id = {f.id: f for f in films}
+    text = "1. Romantic Comedy (1983): romance y comedia, como pediste; dirigida por Arthur Hiller.\n"
+    plain = TitleIndex(films)
+    assert [m.item_id for m in plain.find_mentions("una comedia")] == ["com"]  # a typo fix without the word list
+    titles = TitleIndex(films, reserved_words=["comedia", "romance"])
+    assert titles.find_mentions("una comedia") == []
+    out, report = ground_text(titles, ["rc"], text, claims=ClaimChecker(titles, by_id.get, films))
+    assert out == text and not report.dropped
+
+
+def test_translated_genre_words_and_units_of_other_languages_are_checked_not_rejected():
+    snack = Item(id="snack:seaweed", title="Seaweed Snack", genres=("snack",), people=("Seaweed", "Salt"),
+                 text="Seaweed Snack. Snack. Ingredients: Seaweed, Salt.", facts={"calories": 40.0, "protein": 2.0})
+    items = [*RECIPES, snack]
+    by_id = {it.id: it for it in items}
+    checker = ClaimChecker(TitleIndex(items), by_id.get, items)
+    assert checker.check("Seaweed Snack：小吃，正如你所要求的。", ["snack:seaweed"]).ok  # 小吃 names snack and snacks
+    assert not checker.check("Lentil Stew：小吃，正如你所要求的。", ["dinner:lentil_stew"]).ok
+    assert checker.check("Lentil Stew: 21 g de proteína, al menos los 20 g de proteína que pediste.",
+                         ["dinner:lentil_stew"], stated=[20]).ok
+    assert not checker.check("Lentil Stew: 35 g de proteína.", ["dinner:lentil_stew"]).ok
+
+
+def test_initials_in_a_title_and_a_runtime_in_spanish_keep_their_line():
+    from bot.understanding import Vocabulary
+
+    et = _film("et", "E.T. the Extra-Terrestrial", 1982, ["sci-fi", "family"], ["Steven Spielberg"], ["Melissa Mathison"],
+               ["Henry Thomas"], runtime=115)
+    lion = _film("lk", "The Lion King", 1994, ["animation"], ["Roger Allers"], ["Irene Mecchi"], ["Matthew Broderick"],
+                 runtime=88)
+    minutes = _film("88m", "88 Minutes", 2007, ["thriller"], ["Jon Avnet"], ["Gary Scott Thompson"], ["Al Pacino"],
+                    runtime=108)
+    films = [et, lion, minutes]
+    by_id = {f.id: f for f in films}
+    titles = Vocabulary.from_items(films).titles  # unit words of every language are reserved there
+    checker = ClaimChecker(titles, by_id.get, films)
+    text = ("1. E.T. the Extra-Terrestrial (1982): sci-fi, as you asked.\n"
+            "2. The Lion King (1994): 88 minutos, dentro de tu límite de 90 minutos.\n")
+    out, report = ground_text(titles, ["et", "lk"], text, claims=checker, stated=[90])
+    assert out == text and not report.dropped
+    assert TitleIndex(films).find_mentions("88 minutos")  # without the reserved unit words it is the film
+
+
+def test_a_name_run_into_by_a_chinese_letter_is_still_the_person():
+    gf2 = _film("gf2", "The Godfather Part II", 1974, ["crime", "drama"], ["Francis Ford Coppola"],
+                ["Francis Ford Coppola", "Mario Puzo"], ["Al Pacino"])
+    francis = _film("fr", "Francis", 1950, ["comedy"], ["Arthur Lubin"], ["David Stern"], ["Donald O'Connor"])
+    films = [gf2, francis]
+    by_id = {f.id: f for f in films}
+    titles = TitleIndex(films)
+    text = "3. The Godfather Part II (1974)：有Francis Ford Coppola和Mario Puzo；Francis Ford Coppola执导。"
+    assert any(m.item_id == "fr" for m in titles.find_mentions(text))  # the index alone reads 有Francis as the film
+    out, report = ground_text(titles, ["gf2"], text, claims=ClaimChecker(titles, by_id.get, films))
+    assert out == text and not report.dropped

@@ -351,3 +351,71 @@ def test_a_product_catalogue_brings_its_own_words():
     assert cheaper.facts == {"price": Range(None, 298.0)} and cheaper.asks_for_recommendation
     assert p.parse("耳机，低于300元").facts == {"price": Range(None, 300.0)}
     assert p.parse("which is the lightest?", s).intent != "off_topic"
+
+
+def test_it_after_an_answer_is_the_item_just_discussed(parser: Understander):
+    s = shown("heat95", "drive", "inception")
+    u = parser.parse("who directed the third one?", s)
+    s.apply(u)
+    s.record_answer(u.question, u.about_id)
+    again = parser.parse("how long is it?", s)
+    assert (again.intent, again.about_id, again.question) == ("ask_about", "inception", "duration")
+
+
+# ------------------------------------------- genre words beat look-alike titles; Chinese sequels, units, 的
+@pytest.mark.slow
+def test_genre_words_are_not_read_as_look_alike_titles(movies: Understander):
+    labels = {it.id: it.label for it in movies.vocab.items.values()}
+    for text in ("Recomiéndame una comedia romántica", "busco comedias románticas"):
+        u = movies.parse(text)
+        assert set(u.genres) == {"comedy", "romance"} and not u.liked_ids, text  # not *Comedian* (2002)
+    assert [labels[i] for i in movies.parse("I loved The Comedian").liked_ids] == ["The Comedian (2012)"]
+
+
+@pytest.mark.slow
+def test_a_sequel_written_in_chinese_the_catalogue_lacks(movies: Understander):
+    for text in ("有阿凡达2吗？", "有没有阿凡达2", "阿凡达2好看吗"):
+        u = movies.parse(text)
+        assert u.beyond_catalogue == "missing_item:Avatar 2" and not u.about_id and not u.liked_ids, text
+        assert decide(SessionState(), u).kind == "cant"
+    assert movies.parse("我看过阿凡达2次，很喜欢").beyond_catalogue is None  # "two times", not a sequel
+
+
+@pytest.mark.slow
+def test_limits_in_spanish_and_chinese_units(movies: Understander, recipes: Understander):
+    assert movies.parse("comedias de menos de 100 minutos").facts == {"runtime": Range(None, 100.0)}
+    assert movies.parse("有没有90分钟以内的喜剧").facts == {"runtime": Range(None, 90.0)}
+    assert movies.parse("不超过2小时的科幻片").facts == {"runtime": Range(None, 120.0)}
+    es = recipes.parse("un desayuno de menos de 300 calorías")
+    assert es.genres == ["breakfast"] and es.facts == {"calories": Range(None, 300.0)}
+    assert recipes.parse("300卡路里以下的早餐").facts == {"calories": Range(None, 300.0)}
+    assert recipes.parse("una cena con más de 20 gramos de proteína").facts["protein"].min == 20.0
+
+
+@pytest.mark.slow
+def test_chinese_exclusion_words_end_at_de(recipes: Understander):
+    for text in ("推荐一道不含蘑菇的晚餐", "晚餐，不加蘑菇", "来一道不放蘑菇的晚饭"):
+        u = recipes.parse(text)
+        assert u.genres == ["dinner"] and "Mushrooms" in u.unwanted_people and "Mushrooms" not in u.people, text
+        assert u.said_unwanted == ["Mushrooms"]
+    veg = recipes.parse("我想要素食晚餐，不要蘑菇")
+    assert veg.said_unwanted == ["Mushrooms"] and "Bacon" in veg.unwanted_people and veg.diets == ["vegetarian"]
+
+
+@pytest.mark.slow
+def test_years_written_in_chinese_and_spanish(movies: Understander):
+    assert movies.parse("我想看恐怖片，2000年以后的").year == Range(2000, None)
+    assert movies.parse("1990年以前的喜剧").year == Range(None, 1989)
+    assert movies.parse("有2020年的新片吗？").beyond_catalogue == "year_after:2014"
+    assert movies.parse("comedias antes de 1990").year == Range(None, 1989)
+    assert movies.parse("terror después del 2000").year == Range(2001, None)
+    assert movies.parse("九十年代的喜剧").year == Range(1990, 1999)  # a decade, not the year 90
+
+
+@pytest.mark.slow
+def test_a_liked_title_then_a_question_asks_for_similar_ones(movies: Understander):
+    labels = {it.id: it.label for it in movies.vocab.items.values()}
+    for text in ("我很喜欢教父，有类似的吗？", "Me encantó El Padrino, ¿algo parecido?"):
+        u = movies.parse(text)
+        assert u.intent == "recommend" and [labels[i] for i in u.liked_ids] == ["The Godfather (1972)"], text
+    assert movies.parse("¿Qué tiempo hará mañana en Madrid?").intent == "off_topic"

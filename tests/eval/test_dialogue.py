@@ -76,6 +76,40 @@ def test_answer_checks_want_the_true_fact_of_the_referenced_card():
                         {"fact": "title", "card": "shortest"}, BY_ID.get)[0][1]
 
 
+def test_a_fact_the_catalogue_lacks_must_be_said_to_be_missing():
+    prev = [["o12", "hap", "thing"]]
+    cannot = {"en": ["no information", "not in the catalogue"], "zh": ["没有"]}
+    assert "writer" not in BY_ID["o12"].facts
+    said = _view([], "The catalogue has no information about its budget.", prev)
+    assert check_answer(said, {"fact": "box_office", "card": 1}, BY_ID.get, cannot)[0][1]
+    invented = _view([], "It made 300 million dollars.", prev)
+    assert not check_answer(invented, {"fact": "box_office", "card": 1}, BY_ID.get, cannot)[0][1]
+
+
+def test_an_initial_does_not_end_a_sentence_for_the_faithfulness_check():
+    from tests.bot.test_grounding import _film
+
+    west = _film("west", "The Way West", 1967, ["western"], ["Andrew V. McLaglen"], ["Ben Maddow"], ["Kirk Douglas"])
+    films = [*MOVIES, west]
+    by_id = {f.id: f for f in films}
+    claims = ClaimChecker(TitleIndex(films), by_id.get, films)
+    view = TurnView(text="1. The Way West (1967): western, como pediste; dirigida por Andrew V. McLaglen.",
+                    action="recommend", cards=[{"id": "west", "label": west.label, "title": west.title, "why": ""}],
+                    items=[west], language="es", previous_cards=[])
+    assert check_faithfulness(view, claims, Faithfulness())[0][1]
+
+
+def test_a_recommendation_reply_needs_one_line_per_card_in_one_list_style():
+    claims = ClaimChecker(TitleIndex(MOVIES), BY_ID.get, MOVIES)
+    whole = _view(["gb", "thing"], "Here are 2 films for you:\n1. Ghostbusters (1984): comedy.\n2. The Thing (1982): horror.")
+    assert check_faithfulness(whole, claims, Faithfulness())[0][1]
+    lost = _view(["gb", "thing"], "Here are 2 films for you:\n2. The Thing (1982): horror.")
+    assert "no line for Ghostbusters (1984)" in check_faithfulness(lost, claims, Faithfulness())[0][2]
+    mixed = _view(["gb", "thing"], "Here are 2 films for you:\n1. 2. The Thing (1982): horror.\n"
+                  "- Ghostbusters (1984): comedy.")
+    assert "mixed" in check_faithfulness(mixed, claims, Faithfulness())[0][2]
+
+
 def test_faithfulness_counts_false_claims_and_unfinished_sentences():
     claims = ClaimChecker(TitleIndex(MOVIES), BY_ID.get, MOVIES)
     tally = Faithfulness()

@@ -30,7 +30,6 @@ SAMPLE_VARS: dict[str, dict] = {
     "recommend": {"items": ITEMS, "user_message": "something tense", "known": ["liked: Collateral (2004)"]},
     "recommend_item": {"item": ITEMS[0], "user_message": "something tense"},
     "answer": {"user_message": "who is in it?", "item": {**ITEMS[0], "text": "A heist film."}},
-    "explain": {"user_message": "why that one?", "item": ITEMS[0], "known": ["likes crime"]},
     "chitchat": {"user_message": "hello!", "known": ["likes crime"]},
     "understand": {"user_message": "no horror please", "json_schema": '{"type": "object"}',
                    "genres": ["comedy", "horror"], "last_recommendations": ["Heat (1995)"]},

@@ -22,7 +22,7 @@ VALUES = {"noun": "x", "nouns": "xs", "count": 3, "n": 1, "label": "Alien (1979)
           "genres": "horror", "name": "Ridley Scott", "names": "a", "year": 1979, "range": "r", "lo": 1970,
           "hi": 1979, "decade": 1970, "value": "v", "limit": "l", "liked": "Aliens (1986)", "shared": "s",
           "other": "o", "terms": "t", "description": "d", "score": "s", "director": "Ridley Scott",
-          "ingredients": "i", "v": 7}
+          "ingredients": "i", "v": 7, "diets": "vegetarian"}
 
 
 def test_the_three_languages_are_there():

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from retrieval import embeddings as emb
+from retrieval.backend import onnx_export
 from retrieval.embeddings import (
     Embedder,
     ModelPackageMissingError,
@@ -30,33 +31,53 @@ DIM = 384
 
 # Catalogue-like descriptions of invented films, queries as users type them, and awkward inputs.
 TEXTS = [
-    "Nightfall Manor; horror; A family moves into a crumbling mansion where a demon stalks the children "
-    "after dark, and the walls whisper the names of the dead.",
-    "The Hollow Woods; horror, thriller; Campers vanish one by one while something in the trees imitates "
-    "their voices.",
-    "Paper Hearts; comedy, romance; A florist and a divorce lawyer keep meeting at the same weddings and "
-    "slowly fall for each other.",
-    "Summer in Lisbon; romance; Two strangers share a tram ride and spend one perfect day exploring "
-    "the city.",
+    (
+        "Nightfall Manor; horror; A family moves into a crumbling mansion where a demon stalks the children "
+        "after dark, and the walls whisper the names of the dead."
+    ),
+    (
+        "The Hollow Woods; horror, thriller; Campers vanish one by one while something in the trees imitates "
+        "their voices."
+    ),
+    (
+        "Paper Hearts; comedy, romance; A florist and a divorce lawyer keep meeting at the same weddings and "
+        "slowly fall for each other."
+    ),
+    (
+        "Summer in Lisbon; romance; Two strangers share a tram ride and spend one perfect day exploring "
+        "the city."
+    ),
     "Iron Horizon; action, sci-fi; A pilot leads a desperate assault on an orbital fortress to save Earth.",
-    "Code Red; action, thriller; A bomb-disposal expert has ninety minutes to find a device hidden in a "
-    "stadium during the championship final.",
-    "The Last Orchard; drama; An old farmer refuses to sell his apple orchard to developers as his "
-    "memory fades.",
-    "Tiny Paws; animation, family; A brave hamster escapes the pet shop to find its way home across "
-    "the city.",
-    "Ledger; crime, drama; An accountant discovers his firm launders money for a cartel and must decide "
-    "whom to trust.",
-    "Beneath the Ice; documentary; Scientists dive under Antarctic ice shelves to film creatures never "
-    "seen before.",
+    (
+        "Code Red; action, thriller; A bomb-disposal expert has ninety minutes to find a device hidden in a "
+        "stadium during the championship final."
+    ),
+    (
+        "The Last Orchard; drama; An old farmer refuses to sell his apple orchard to developers as his "
+        "memory fades."
+    ),
+    (
+        "Tiny Paws; animation, family; A brave hamster escapes the pet shop to find its way home across "
+        "the city."
+    ),
+    (
+        "Ledger; crime, drama; An accountant discovers his firm launders money for a cartel and must decide "
+        "whom to trust."
+    ),
+    (
+        "Beneath the Ice; documentary; Scientists dive under Antarctic ice shelves to film creatures never "
+        "seen before."
+    ),
     "Galactic Diner; comedy, sci-fi; Aliens run a roadside diner on Route 66 and try very hard to blend in.",
     "The Quiet Hour; mystery; A detective with insomnia investigates murders that happen only at 3 a.m.",
     "Song of the River; musical, drama; A small-town choir enters a national competition to save its church.",
     "Saddle Up; western; A retired sheriff rides out one last time to rescue his kidnapped granddaughter.",
     "Frontline 1944; war, drama; A platoon holds a bridge in the Ardennes through a freezing winter siege.",
     "Mind Games; thriller; A chess prodigy is drawn into a deadly game by an anonymous opponent.",
-    "The Baker's Daughter; drama, romance; A young baker in 1950s Naples falls for a soldier her "
-    "father despises.",
+    (
+        "The Baker's Daughter; drama, romance; A young baker in 1950s Naples falls for a soldier her "
+        "father despises."
+    ),
     "Zombie Prom; horror, comedy; The undead crash the senior prom and the nerds must save the night.",
     "Deep Space Nine Lives; sci-fi, comedy; A ship's cat keeps coming back to life on a research station.",
     "Wild Coast; documentary, nature; A year in the life of a seal colony on a storm-battered coastline.",
@@ -162,7 +183,7 @@ def test_missing_model_package_names_the_package(
 
 def test_recipes_never_share_a_cache_folder() -> None:
     keys = {
-        emb._cache_key("h", r)
+        onnx_export._cache_key("h", r)
         for r in (
             emb.OnnxRecipe(),
             emb.OnnxRecipe(reduce_range=True),
@@ -332,7 +353,7 @@ def test_cache_is_reused(
     manifest = json.loads((onnx_embedder.model_file.parent / "manifest.json").read_text())
     assert manifest["onnx_bytes"] == onnx_embedder.model_file.stat().st_size
     assert manifest["probe_min_cosine_to_torch"] >= 0.98
-    with caplog.at_level(logging.INFO, logger="retrieval.embeddings"):
+    with caplog.at_level(logging.INFO, logger="retrieval"):
         again = create_embedder("onnx", onnx_cache_dir)
     assert isinstance(again, OnnxEmbedder)
     assert again.model_file == onnx_embedder.model_file
@@ -366,7 +387,9 @@ def test_damaged_cache_is_rebuilt(
     else:  # bytes that match the manifest but that onnxruntime cannot load
         model_file.write_bytes(b"not an onnx graph")
         manifest = json.loads((entry / "manifest.json").read_text())
-        manifest.update(onnx_bytes=model_file.stat().st_size, onnx_sha256=emb._file_sha256(model_file))
+        manifest.update(
+            onnx_bytes=model_file.stat().st_size, onnx_sha256=onnx_export._file_sha256(model_file)
+        )
         (entry / "manifest.json").write_text(json.dumps(manifest))
     # A temporary folder left by an export that was killed long ago, with a half-written graph.
     stale = cache_copy / "onnx" / f".{entry.name}.abc123.tmp"
@@ -375,7 +398,7 @@ def test_damaged_cache_is_rebuilt(
     old = time.time() - 2 * emb.OnnxModelCache.STALE_TMP_SECONDS
     os.utime(stale, (old, old))
 
-    with caplog.at_level(logging.WARNING, logger="retrieval.embeddings"):
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
         rebuilt = OnnxEmbedder(cache_copy)
 
     expected = "cannot be loaded" if damage == "unloadable-graph" else "damaged"
@@ -401,8 +424,8 @@ def test_failed_export_leaves_no_cache_and_falls_back_to_torch(
         out.write_bytes(b"half a graph")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(emb, "_quantize", broken_quantize)
-    with caplog.at_level(logging.WARNING, logger="retrieval.embeddings"):
+    monkeypatch.setattr(onnx_export, "_quantize", broken_quantize)
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
         fallback = create_embedder("onnx", tmp_path)
     assert isinstance(fallback, TorchEmbedder)
     warning = next(r.getMessage() for r in caplog.records if "falling back" in r.getMessage())

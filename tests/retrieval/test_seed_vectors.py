@@ -60,4 +60,7 @@ def test_the_shipped_movie_vectors_match_the_model(embedder):
     sample = list(found)[:: max(1, len(found) // 200)]
     fresh = embedder.embed([items[p].text for p in sample])
     cosines = np.array([float(found[p] @ v) for p, v in zip(sample, fresh, strict=True)])
-    assert cosines.min() > 0.98, f"shipped vectors differ from the model: min cosine {cosines.min():.3f}"
+    # int8 activations make the same text differ a little from batch to batch (cosine ~.98-.995); a stale
+    # file (another model, other text) falls far below
+    assert cosines.mean() > 0.985 and cosines.min() > 0.95, (
+        f"shipped vectors differ from the model: cosine mean {cosines.mean():.3f}, min {cosines.min():.3f}")

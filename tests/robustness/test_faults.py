@@ -103,7 +103,8 @@ def stalled(request) -> Iterator[StallingServer]:  # noqa: ANN001
 
 def stalled_engine(retriever, url: str) -> ConversationEngine:  # noqa: ANN001
     llm = OpenAICompatLLM("stalled", base_url=url, timeout_s=LLM_TIMEOUT_S)
-    return ConversationEngine(retriever, llm, PromptLibrary(), EngineConfig(k=3, temperature=0.0))
+    # the LLM words the recommendations here (explain="per_item"), so a recommendation turn waits on it
+    return ConversationEngine(retriever, llm, PromptLibrary(), EngineConfig(k=3, temperature=0.0, explain="per_item"))
 
 
 # ------------------------------------------------------------------------------------- a stalled LLM
@@ -119,7 +120,7 @@ def test_a_stalled_llm_server_gives_a_degraded_reply_not_a_hang(retriever, stall
     assert chat.action == "chitchat" and not chat.recommendations
     assert chat.degraded.startswith(UNAVAILABLE) and "timed out" in chat.degraded
     assert "127.0.0.1" not in chat.degraded and "http" not in chat.degraded  # no internals for clients
-    assert chat.text == "I can help you find movies: tell me what you like."
+    assert chat.text == "Hi! I help you find movies. What are you in the mood for?"  # the fixed greeting
     assert stalled.requests == 1
 
     rec = engine.run_turn(state, WISH)

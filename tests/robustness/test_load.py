@@ -34,7 +34,7 @@ def test_percentile_interpolates():
 def server(robust_pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("load")
     data = data_dir_copy(robust_pristine, root / "data")
-    srv = Server(data, free_port(), root / "server.log", RECBOT_API_RATE_PER_MINUTE="0").start()
+    srv = Server(data, free_port(), root / "server.log", RECBOT_API__RATE_PER_MINUTE="0").start()
     try:
         yield srv
     finally:

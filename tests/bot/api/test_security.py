@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from bot.api.security import ApiConfig, AuthError, KeyRing, RateLimiter, hash_key, key_id, new_key
+from bot.settings import Settings
 
 
 def test_hash_key_is_the_sha256_of_the_key_with_a_prefix():
@@ -33,21 +36,37 @@ def test_config_accepts_only_digests_never_keys_in_clear():
         ApiConfig(keys=["sha256:abc"])  # too short
 
 
-def test_config_from_env_variables_adds_to_settings():
+def test_api_limits_come_from_the_settings_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     d1, d2 = hash_key("one"), hash_key("two")
+    monkeypatch.setenv("RECBOT_API__KEYS", f" {d1} , {d2.upper().replace('SHA256:', 'sha256:')},")
+    monkeypatch.setenv("RECBOT_API__MAX_TEXT_CHARS", "99")
+    cfg = Settings(data_dir=tmp_path).api
+    assert isinstance(cfg, ApiConfig)
+    assert cfg.keys == [d1, d2] and cfg.max_text_chars == 99 and cfg.burst == 20 and cfg.auth_enabled
+    monkeypatch.setenv("RECBOT_API__KEYS", f'["{d2}"]')  # a JSON list works too
+    assert Settings(data_dir=tmp_path).api.keys == [d2]
+    monkeypatch.delenv("RECBOT_API__KEYS")
+    assert not Settings(data_dir=tmp_path).api.auth_enabled
+    monkeypatch.setenv("RECBOT_API__BURST", "many")
+    with pytest.raises(ValidationError, match="api.burst"):
+        Settings(data_dir=tmp_path)
+    monkeypatch.delenv("RECBOT_API__BURST")
+    monkeypatch.setenv("RECBOT_API__KEYS", "plain-text-key")
+    with pytest.raises(ValidationError, match="not a 'sha256:<64 hex digits>' digest"):
+        Settings(data_dir=tmp_path)
 
-    class WithApi:  # Settings once it has the proposed `api` section (an ApiConfig)
-        api = ApiConfig(keys=[d1], burst=7)
 
-    cfg = ApiConfig.from_settings(
-        WithApi(), {"RECBOT_API_KEYS": f" {d2} ,", "RECBOT_API_MAX_TEXT_CHARS": "99"}
-    )
-    assert cfg.keys == [d1, d2] and cfg.burst == 7 and cfg.max_text_chars == 99 and cfg.auth_enabled
-    assert not ApiConfig.from_settings(object(), {}).auth_enabled
-    with pytest.raises(ValueError, match="RECBOT_API_BURST='many': expected a int"):
-        ApiConfig.from_settings(object(), {"RECBOT_API_BURST": "many"})
-    with pytest.raises(ValidationError):
-        ApiConfig.from_settings(object(), {"RECBOT_API_KEYS": "plain-text-key"})
+def test_the_old_one_underscore_spelling_still_works_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    monkeypatch.setenv("RECBOT_API_RATE_PER_MINUTE", "0")
+    monkeypatch.setenv("RECBOT_API__BURST", "3")
+    with caplog.at_level(logging.WARNING, logger="bot.settings"):
+        cfg = Settings(data_dir=tmp_path).api
+    assert cfg.rate_per_minute == 0 and cfg.burst == 3
+    assert "RECBOT_API_RATE_PER_MINUTE is deprecated: set RECBOT_API__RATE_PER_MINUTE" in caplog.text
+    monkeypatch.setenv("RECBOT_API__RATE_PER_MINUTE", "5")  # the documented spelling wins
+    assert Settings(data_dir=tmp_path).api.rate_per_minute == 5
 
 
 def test_keyring_accepts_bearer_and_x_api_key_and_rejects_others():

@@ -100,7 +100,7 @@ def keyed_server(pristine_data: Path, tmp_path_factory: pytest.TempPathFactory) 
         data_dir_copy(pristine_data, root / "data"),
         free_port(),
         root / "server.log",
-        RECBOT_API_KEYS=hash_key(KEY),
+        RECBOT_API__KEYS=hash_key(KEY),
     ).start()
     yield server
     server.stop()
@@ -172,7 +172,7 @@ def test_serve_help_documents_workers_keys_and_limits():
         "--catalogue",
         "Chroma server mode",
         "shared session store",
-        "RECBOT_API_KEYS",
+        "RECBOT_API__KEYS",
         "--new-key",
     ):
         assert needle in out, needle
@@ -182,7 +182,7 @@ def test_serve_refuses_api_keys_in_clear(tmp_path: Path):
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(free_port())],
         cwd=REPO,
-        env=env_for(tmp_path, RECBOT_API_KEYS="my-plain-key"),
+        env=env_for(tmp_path, RECBOT_API__KEYS="my-plain-key"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -193,7 +193,9 @@ def test_serve_refuses_api_keys_in_clear(tmp_path: Path):
 def test_a_client_that_disconnects_mid_stream_cancels_its_turn(pristine_data: Path, tmp_path: Path):
     # long replies allowed, so the turn is certainly still generating when the client leaves
     data = data_dir_copy(pristine_data, tmp_path / "data")
-    server = Server(data, free_port(), tmp_path / "server.log", RECBOT_LLM__MAX_TOKENS="1500").start()
+    # the LLM words the recommendations (explain=per_item), so it is writing when the client leaves
+    server = Server(data, free_port(), tmp_path / "server.log", RECBOT_LLM__MAX_TOKENS="1500",
+                    RECBOT_EXPLAIN="per_item").start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as http:
             sid = http.post("/v1/sessions").json()["session_id"]

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.ui.app import RANKERS
+
 pytestmark = pytest.mark.slow
 
 MESSAGE = "I want a funny comedy from the 1980s"
@@ -77,7 +79,8 @@ def test_chat_streams_a_reply_with_cards(running_app, ui_items):
 
 def test_stop_ends_the_running_turn(running_app):
     client = _client(running_app)
-    job = client.submit("Recommend me some exciting action movies with big explosions", api_name="/chat")
+    # small talk: the LLM reads it and words the reply (recommendation turns are template-fast, nothing to stop)
+    job = client.submit("hello there, how are you doing today?", api_name="/chat")
     deadline = time.monotonic() + TIMEOUT
     while not job.outputs():  # the message is shown: the turn (and its cancel event) is running
         assert time.monotonic() < deadline and not job.done()
@@ -139,6 +142,9 @@ def test_settings_change_the_number_of_recommendations(running_app, ui_settings)
     out = client.predict("movies", 2, llm.backend, llm.model, llm.base_url, "default",
                          api_name="/apply_settings")
     assert out[_index(client, "/apply_settings", "Settings status")].startswith("Applied: movies, 2 per turn")
+    runtime = out[_index(client, "/apply_settings", "Runtime")]  # which ranker and model serve the page
+    assert runtime.startswith("Ranking: **") and f"LLM: llamacpp:{llm.model}, ready" in runtime
+    assert any(name in runtime for name in RANKERS.values())
     _, _, turn = _chat(client)
     assert turn["action"] == "recommend" and len(turn["recommendations"]) == 2
 

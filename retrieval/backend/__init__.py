@@ -1,0 +1,1 @@
+"""Building retrieval models for serving: export and quantisation (no runtime code)."""
