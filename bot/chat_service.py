@@ -58,6 +58,17 @@ class ChatService:
         snapshot = getattr(self.engine.catalogue, "snapshot", None)
         return None if snapshot is None else snapshot.collection.count()
 
+    def user_session(self, user: str, owner: str) -> str | None:
+        """The session an outside system's ``user`` (OpenAI ``user`` field) talks in, if any."""
+        return self.store.user_session(user, self.catalogue, owner)
+
+    def bind_user_session(self, user: str, owner: str, session_id: str) -> str:
+        """Map ``user`` to ``session_id`` unless a concurrent call won; returns the session in use."""
+        return self.store.bind_user_session(user, self.catalogue, owner, session_id)
+
+    def forget_user_sessions(self, session_id: str) -> int:
+        return self.store.forget_user_sessions(session_id)
+
     def ranker_name(self) -> str:
         """Which ranker orders the candidates: ``learned`` (trained for this catalogue), ``transfer`` (the
         packaged ranker that works on any catalogue) or ``none`` (retrieval scores only)."""

@@ -120,7 +120,7 @@ def open_benchmark_catalogue(settings: Settings, catalogue: str | Path, *,
     needed) whose films ReDial names map onto by normalised title + year."""
     if Path(catalogue).is_file():
         return open_redial_index(settings, catalogue, progress=progress), load_catalogue(catalogue), INDEX_NAME
-    from bot.commands.catalogue import ensure_indexed
+    from bot.catalogues import ensure_indexed
     from eval.transfer_data import mapped_catalogue
 
     name = str(catalogue)

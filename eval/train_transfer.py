@@ -73,7 +73,7 @@ class TransferTurn:
 
 
 def open_catalogue(settings: Settings, name: str) -> IndexSnapshot:
-    from bot.commands.catalogue import ensure_indexed
+    from bot.catalogues import ensure_indexed
 
     ensure_indexed(settings, name)
     return services.catalogue_index(settings, name).open()

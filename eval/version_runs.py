@@ -67,7 +67,9 @@ def _engine(
         seed=seed,
     )
     return ConversationEngine(
-        Retriever(snapshot, services.embedder(settings), config),
+        # the ranker the chat loads for this catalogue, as `recbot eval redial`'s recbot system uses it
+        Retriever(snapshot, services.embedder(settings), config,
+                  reranker=services.ranker_for(settings, snapshot.manifest.catalogue, snapshot.table)),
         llm,
         version.library,
         engine_config,

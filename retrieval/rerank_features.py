@@ -192,6 +192,21 @@ def _dense_text(query: Query) -> str:
     return " ".join(x for x in (query.text.strip(), *query.genres, *query.people) if x)
 
 
+def fill_retrieval_signals(X: np.ndarray, col: dict[str, int], candidates: Sequence[Candidate]) -> None:
+    """Write what the retriever recorded per candidate (fused score and rank, dense, lexical, whether it
+    came as a liked item's neighbour) into the feature matrix ``X`` (columns by name in ``col``)."""
+    for j, c in enumerate(candidates):
+        sig = c.signals
+        if "rrf" in sig:
+            X[j, col["rrf"]] = sig["rrf"]
+            X[j, col["fused_rank"]] = j + 1
+            X[j, col["in_neighbour"]] = 1.0 if "neighbour" in sig else 0.0
+        if "dense" in sig:
+            X[j, col["dense"]] = sig["dense"]
+        if "lexical" in sig:
+            X[j, col["lexical"]] = sig["lexical"]
+
+
 def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, stats: StatsArrays,
               qvec: np.ndarray | None = None, minus: Minus | None = None,
               max_seeds: int = 20, profile_genres: int = 2) -> np.ndarray:
@@ -208,16 +223,7 @@ def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, s
     cand_pos = np.array([table.pos[c.item.id] for c in candidates], dtype=np.int64)
     vecs = table.vectors[cand_pos]
 
-    for j, c in enumerate(candidates):
-        sig = c.signals
-        if "rrf" in sig:
-            X[j, col["rrf"]] = sig["rrf"]
-            X[j, col["fused_rank"]] = j + 1
-            X[j, col["in_neighbour"]] = 1.0 if "neighbour" in sig else 0.0
-        if "dense" in sig:
-            X[j, col["dense"]] = sig["dense"]
-        if "lexical" in sig:
-            X[j, col["lexical"]] = sig["lexical"]
+    fill_retrieval_signals(X, col, candidates)
 
     if qvec is not None:
         X[:, col["text_sim"]] = vecs @ qvec

@@ -33,6 +33,7 @@ from retrieval.embeddings import Embedder
 from retrieval.filters import mask
 from retrieval.itemstore import ItemTable
 from retrieval.rerank import predict_positive, title_words
+from retrieval.rerank_features import fill_retrieval_signals
 from retrieval.schema import Candidate, Query
 from retrieval.transfer_model import QueryParts, TwoTower, dense_text, positions
 
@@ -130,16 +131,7 @@ def featurize(query: Query, pool: Sequence[Candidate], table: ItemTable, parts: 
     col = {name: j for j, name in enumerate(FEATURES)}
     cand = np.array([table.pos[c.item.id] for c in pool], dtype=np.int64)
     vecs = table.vectors[cand]
-    for j, c in enumerate(pool):
-        sig = c.signals
-        if "rrf" in sig:
-            X[j, col["rrf"]] = sig["rrf"]
-            X[j, col["fused_rank"]] = j + 1
-            X[j, col["in_neighbour"]] = 1.0 if "neighbour" in sig else 0.0
-        if "dense" in sig:
-            X[j, col["dense"]] = sig["dense"]
-        if "lexical" in sig:
-            X[j, col["lexical"]] = sig["lexical"]
+    fill_retrieval_signals(X, col, pool)
 
     for name in ("total", "content", "film", "prior"):
         X[:, col[f"tt_{name}"]] = tt[name][cand]

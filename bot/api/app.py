@@ -137,7 +137,6 @@ def create_app(
         ],
     )
     app.state.recbot = runtime
-    app.state.recbot_users = openai_compat.UserSessions(settings.data_dir / "api_users.sqlite")
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=config.max_body_bytes,
@@ -222,7 +221,7 @@ def _add_health_routes(app: FastAPI) -> None:
         cats, llm_problems = {}, []
         for name, service in rt.services().items():
             llm = service.llm_status()
-            cats[name] = {"items": service.catalogue_size(), "llm": llm["name"],
+            cats[name] = {"items": service.catalogue_size(), "ranker": service.ranker_name(), "llm": llm["name"],
                           "llm_state": llm["state"], "llm_restarts": llm.get("restarts", 0)}
             if llm["state"] != "ready":
                 llm_problems.append(f"{name}: the language model is {llm['state']}"
@@ -387,7 +386,6 @@ def _add_session_routes(app: FastAPI) -> None:
     ) -> Deleted:
         service, _ = await run_in_threadpool(rt.session, principal, session_id)
         await run_in_threadpool(service.delete, session_id)
-        await run_in_threadpool(request.app.state.recbot_users.forget_session, session_id)
         return Deleted(session_id=session_id)
 
     @app.post(

@@ -298,6 +298,9 @@ class Health(BaseModel):
 
 class CatalogueStatus(BaseModel):
     items: int
+    # which ranker orders the candidates: "learned" (trained for this catalogue), "transfer" (the packaged
+    # ranker for any catalogue) or "none" (retrieval scores only)
+    ranker: Literal["learned", "transfer", "none"] = "none"
     llm: str
     llm_state: Literal["ready", "starting", "restarting", "failed", "stopped"] = "ready"
     llm_restarts: int = 0

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -58,74 +56,23 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS user_sessions (
-    user TEXT NOT NULL, catalogue TEXT NOT NULL, owner TEXT NOT NULL, session_id TEXT NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (user, catalogue, owner));
-CREATE INDEX IF NOT EXISTS user_sessions_session ON user_sessions(session_id);
-"""
+def session_for(service: ChatService, user: str, owner: str, meta: dict[str, Any]) -> str:
+    """The OpenAI ``user``'s session for ``service``'s catalogue, created on first use (or after a delete).
 
-
-class UserSessions:
-    """Which session belongs to an OpenAI ``user``: one row per (user, catalogue, owner key).
-
-    Kept in its own SQLite file beside the session store (WAL; safe for several workers on one
-    host). Deleting a session through the API removes its rows here too.
+    The user -> session rows live in the session store (SQLite or PostgreSQL), so a user's conversation
+    continues on any replica, and they are deleted with their session.
     """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
-
-    def lookup(self, user: str, catalogue: str, owner: str) -> str | None:
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT session_id FROM user_sessions WHERE user = ? AND catalogue = ? AND owner = ?",
-                (user, catalogue, owner),
-            ).fetchone()
-        return row[0] if row else None
-
-    def bind(self, user: str, catalogue: str, owner: str, session_id: str) -> str:
-        """Map the user to ``session_id`` unless a concurrent call won; returns the session in use."""
-        with self._connect() as con:
-            con.execute(
-                "INSERT OR IGNORE INTO user_sessions VALUES (?, ?, ?, ?, ?)",
-                (user, catalogue, owner, session_id, time.time()),
-            )
-            row = con.execute(
-                "SELECT session_id FROM user_sessions WHERE user = ? AND catalogue = ? AND owner = ?",
-                (user, catalogue, owner),
-            ).fetchone()
-        return row[0]
-
-    def forget_session(self, session_id: str) -> int:
-        with self._connect() as con:
-            return con.execute("DELETE FROM user_sessions WHERE session_id = ?", (session_id,)).rowcount
-
-    def session_for(self, service: ChatService, user: str, owner: str, meta: dict[str, Any]) -> str:
-        """The user's session for ``service``'s catalogue, created on first use (or after a delete)."""
-        cat = service.catalogue
-        if (sid := self.lookup(user, cat, owner)) is not None:
-            try:
-                service.get_session(sid)
-                return sid
-            except SessionNotFound:  # deleted behind our back: start afresh
-                self.forget_session(sid)
-        created = service.create_session({**meta, "via": "openai", "user": user}).id
-        winner = self.bind(user, cat, owner, created)
-        if winner != created:  # another request for the same user got there first
-            service.delete(created)
-        return winner
-
-
-def _users(request: Request) -> UserSessions:
-    return request.app.state.recbot_users
+    if (sid := service.user_session(user, owner)) is not None:
+        try:
+            service.get_session(sid)
+            return sid
+        except SessionNotFound:  # deleted behind our back: start afresh
+            service.forget_user_sessions(sid)
+    created = service.create_session({**meta, "via": "openai", "user": user}).id
+    winner = service.bind_user_session(user, owner, created)
+    if winner != created:  # another request for the same user got there first
+        service.delete(created)
+    return winner
 
 
 def _last_user_text(body: ChatCompletionRequest) -> str:
@@ -156,7 +103,7 @@ def _session_id(
         return header_sid
     meta = rt.owner_meta(principal)
     if body.user:
-        return _users(request).session_for(service, body.user, principal.key_id or "", meta)
+        return session_for(service, body.user, principal.key_id or "", meta)
     return service.create_session({**meta, "via": "openai"}).id
 
 

@@ -1,7 +1,7 @@
 """Build an :class:`~bot.llm.base.LLM` from a backend name, a model and backend options.
 
-The application layer calls :func:`create_llm_from_settings` with ``settings.llm`` and
-``settings.cache_dir``; library code and tests call :func:`create_llm` with explicit arguments.
+The application layer builds the options from its settings (:func:`bot.services.create_llm`); library
+code and tests call :func:`create_llm` with explicit arguments.
 Backends are imported only when asked for, so neither the llamacpp nor the openai path imports torch
 (the llamacpp backend runs llama.cpp in a child process; see :mod:`bot.llm.supervisor`).
 """
@@ -9,11 +9,9 @@ Backends are imported only when asked for, so neither the llamacpp nor the opena
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
-from bot.llm.base import LLM, GenerationConfig, LLMError
-from bot.settings import LLMSettings
+from bot.llm.base import LLM, LLMError
 
 # backend name -> (module, class, options its constructor accepts)
 _BACKENDS: dict[str, tuple[str, str, frozenset[str]]] = {
@@ -54,23 +52,3 @@ def create_llm(backend: str, model: str, **opts: Any) -> LLM:
     except ImportError as exc:
         raise LLMError(f"backend {backend!r} cannot be used: {exc}") from exc
     return getattr(module, class_name)(model, **opts)
-
-
-def create_llm_from_settings(settings: LLMSettings, cache_dir: Path | None = None) -> LLM:
-    """The model that ``settings.llm`` describes; ``cache_dir`` is ``settings.cache_dir``."""
-    opts: dict[str, Any]
-    if settings.backend == "llamacpp":
-        opts = {"cache_dir": cache_dir, "n_threads": settings.n_threads, "parallel": settings.parallel,
-                "timeout_s": settings.timeout_s}
-    elif settings.backend == "transformers":
-        opts = {"cache_dir": cache_dir}
-    else:
-        opts = {"base_url": settings.base_url, "api_key": settings.api_key, "timeout_s": settings.timeout_s}
-    return create_llm(settings.backend, settings.model, **opts)
-
-
-def generation_config_from_settings(settings: LLMSettings, **overrides: Any) -> GenerationConfig:
-    """The default :class:`GenerationConfig` (``max_tokens``, ``temperature``) with ``overrides``."""
-    values: dict[str, Any] = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
-    values.update(overrides)
-    return GenerationConfig(**values)

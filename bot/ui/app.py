@@ -161,7 +161,7 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
                                              label="Prompt set")
                         apply_btn = gr.Button("Apply", elem_id="apply")
                         settings_status = gr.Markdown(label="Settings status", elem_id="settings-status")
-                        runtime_md = gr.Markdown(_runtime(ctrl.service(profile0)), label="Runtime", elem_id="runtime")
+                        runtime_md = gr.Markdown("", label="Runtime", elem_id="runtime")  # filled on load
                     with gr.Accordion("Last turn", open=False):
                         turn_json = gr.JSON(label="Last turn", elem_id="turn-json")
             with gr.Tab("Prompt lab", id="lab"):
@@ -337,7 +337,7 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
             old = Profile.from_dict(prof)
             try:
                 if new.catalogue != old.catalogue:
-                    from bot.commands.catalogue import ensure_indexed
+                    from bot.catalogues import ensure_indexed
 
                     ensure_indexed(new.settings(ctrl.settings), new.catalogue)
                 ctrl.service(new)
@@ -368,10 +368,13 @@ def build_app(settings: Settings, chat_service: ChatService | None = None,
                     prof = kept.to_dict()
                     out = {profile: prof, catalogue_dd: kept.catalogue, k_slider: kept.k, backend_dd: kept.backend,
                            model_dd: kept.model, base_url_tb: kept.base_url, set_dd: kept.prompt_set,
-                           settings_status: f"Settings kept from your last visit: {_describe(kept)}.",
-                           runtime_md: _runtime(ctrl.service(kept))}
+                           settings_status: f"Settings kept from your last visit: {_describe(kept)}."}
                 except Exception as exc:  # the UI boundary: stale settings fall back to the defaults
                     log.info("saved settings not usable (%s); using the defaults", exc)
+            try:  # what serves the page: built by the first visit (nothing loads to build the page)
+                out[runtime_md] = _runtime(ctrl.service(Profile.from_dict(prof)))
+            except Exception as exc:  # the UI boundary: the first turn reports what is wrong
+                log.info("runtime status not available yet: %s", exc)
             catalogue = Profile.from_dict(prof).catalogue
             if not ctrl.session_exists(saved, catalogue):
                 return {**out, session_id: None}

@@ -53,6 +53,8 @@ def test_health_and_readiness(client: TestClient):
     assert body["status"] == "ready"
     assert body["catalogues"]["movies"]["items"] == 300
     assert "smollm2" in body["catalogues"]["movies"]["llm"]
+    assert body["catalogues"]["movies"]["ranker"] == "transfer"  # the packaged ranker, on any catalogue
+    assert body["catalogues"]["movies"]["llm_state"] == "ready"
 
 
 def test_not_ready_until_started_then_ready(api_settings):  # noqa: ANN001

@@ -142,9 +142,12 @@ def test_user_field_keeps_one_session_per_user(client: TestClient, api_data_dir)
     )
     assert r.json()["session_id"] != a1
 
-    # deleting the session removes the user's mapping; the next call starts afresh
+    # the mapping lives in the session store (shared by replicas), and goes with its session:
+    # deleting the session removes it; the next call starts afresh
+    with sqlite3.connect(api_data_dir / "sessions.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM user_sessions WHERE session_id = ?", (a1,)).fetchone()[0] == 1
     assert client.delete(f"/v1/sessions/{a1}").status_code == 200
-    with sqlite3.connect(api_data_dir / "api_users.sqlite") as con:
+    with sqlite3.connect(api_data_dir / "sessions.sqlite") as con:
         assert (
             con.execute("SELECT COUNT(*) FROM user_sessions WHERE session_id = ?", (a1,)).fetchone()[0] == 0
         )

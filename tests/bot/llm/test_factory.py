@@ -1,4 +1,4 @@
-"""Choosing and configuring a backend from names and from ``bot.settings.LLMSettings``."""
+"""Choosing and configuring a backend from names, and from the application's settings."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.llm import (
-    ChatMessage,
-    GenerationConfig,
-    LLMError,
-    create_llm,
-    create_llm_from_settings,
-    generation_config_from_settings,
-)
-from bot.settings import LLMSettings
+from bot.llm import ChatMessage, GenerationConfig, LLMError, create_llm
+from bot.services import create_llm as create_llm_from_settings
+from bot.settings import Settings
 from tests.bot.llm.conftest import TINY
 
 
@@ -34,7 +28,8 @@ def test_unknown_option_is_rejected_not_ignored():
 
 
 def test_openai_backend_from_settings_uses_url_key_and_timeout():
-    settings = LLMSettings(backend="openai", model="served", base_url="http://127.0.0.1:1/v1/", timeout_s=3)
+    settings = Settings(llm={"backend": "openai", "model": "served", "base_url": "http://127.0.0.1:1/v1/",
+                             "timeout_s": 3})
     llm = create_llm_from_settings(settings)
     assert llm.name == "openai:served@http://127.0.0.1:1/v1/"
     assert llm.url == "http://127.0.0.1:1/v1/chat/completions"
@@ -43,7 +38,7 @@ def test_openai_backend_from_settings_uses_url_key_and_timeout():
 
 
 def test_importing_the_package_imports_no_backend():
-    code = "import sys, bot.llm; assert 'llama_cpp' not in sys.modules and 'torch' not in sys.modules"
+    code = "import sys, bot.llm; assert 'xllamacpp' not in sys.modules and 'torch' not in sys.modules"
     repo = Path(__file__).resolve().parents[3]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run(
@@ -52,19 +47,12 @@ def test_importing_the_package_imports_no_backend():
     assert out.returncode == 0, out.stderr
 
 
-def test_generation_config_from_settings_with_overrides():
-    config = generation_config_from_settings(LLMSettings(max_tokens=99, temperature=0.1), stop=["\n"])
-    assert config == GenerationConfig(max_tokens=99, temperature=0.1, stop=["\n"])
-
-
 @pytest.mark.slow
 def test_llamacpp_from_settings_runs_the_tiny_model(tmp_path: Path):
-    settings = LLMSettings(backend="llamacpp", model=TINY, n_threads=1)
-    llm = create_llm_from_settings(settings, tmp_path)
+    settings = Settings(data_dir=tmp_path, llm={"backend": "llamacpp", "model": TINY, "n_threads": 1})
+    llm = create_llm_from_settings(settings)
     assert llm.name == f"llamacpp:{TINY}"
-    answer = llm.complete(
-        [ChatMessage("user", "Say hello.")], generation_config_from_settings(settings, max_tokens=8)
-    )
+    answer = llm.complete([ChatMessage("user", "Say hello.")], GenerationConfig(max_tokens=8, temperature=0.0))
     assert answer.strip()
 
 
