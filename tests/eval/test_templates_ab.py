@@ -354,8 +354,8 @@ def test_redial_turn_units_agree_with_the_redial_runner(small_redial):
     from prompts.loader import PromptLibrary
 
     settings = _tiny(small_redial)
-    # ranker off on both sides: a reranker trained for this catalogue by an earlier test is scored
-    # out-of-fold by the runner but as its final model by the A/B engine; the units must agree on the rest
+    # ranker off for the runner too: the A/B engine ranks without a learned ranker (trained on these
+    # dialogues, it would score them in-sample), and the units must agree on everything else
     settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"rerank": "off"})})
     catalogue = load_catalogue(small_redial.catalogue_path)
     turns = read_turns(small_redial.turns_path, catalogue)
