@@ -192,6 +192,20 @@ def _dense_text(query: Query) -> str:
     return " ".join(x for x in (query.text.strip(), *query.genres, *query.people) if x)
 
 
+def fill_match_features(row: np.ndarray, col: dict[str, int], genres: frozenset[str], people: frozenset[str],
+                        wanted_g: set[str], profile: set[str], wanted_p: set[str], liked_genres: set[str]) -> None:
+    """How a candidate's genres and people meet what was asked for, the genre profile and the liked films'
+    genres (shares in [0, 1]), written into its feature ``row``."""
+    if wanted_g:
+        row[col["genre_match"]] = len(genres & wanted_g) / len(wanted_g)
+    if profile:
+        row[col["profile_match"]] = len(genres & profile) / len(profile)
+    if wanted_p:
+        row[col["people_match"]] = len(people & wanted_p) / len(wanted_p)
+    if liked_genres and genres:
+        row[col["liked_genre_overlap"]] = len(genres & liked_genres) / len(genres)
+
+
 def fill_retrieval_signals(X: np.ndarray, col: dict[str, int], candidates: Sequence[Candidate]) -> None:
     """Write what the retriever recorded per candidate (fused score and rank, dense, lexical, whether it
     came as a liked item's neighbour) into the feature matrix ``X`` (columns by name in ``col``)."""
@@ -257,14 +271,7 @@ def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, s
         words = stats.title_words[p]
         if seed_titles and words:
             X[j, col["seed_title_overlap"]] = max(len(words & w) / len(words | w) for w in seed_titles)
-        if wanted_g:
-            X[j, col["genre_match"]] = len(genres & wanted_g) / len(wanted_g)
-        if profile:
-            X[j, col["profile_match"]] = len(genres & profile) / len(profile)
-        if wanted_p:
-            X[j, col["people_match"]] = len(table.people_sets[p] & wanted_p) / len(wanted_p)
-        if liked_genres and genres:
-            X[j, col["liked_genre_overlap"]] = len(genres & liked_genres) / len(genres)
+        fill_match_features(X[j], col, genres, table.people_sets[p], wanted_g, profile, wanted_p, liked_genres)
     years = table.years[cand_pos]
     X[:, col["year"]] = years
     if liked_year is not None:

@@ -33,7 +33,7 @@ from retrieval.embeddings import Embedder
 from retrieval.filters import mask
 from retrieval.itemstore import ItemTable
 from retrieval.rerank import predict_positive, title_words
-from retrieval.rerank_features import fill_retrieval_signals
+from retrieval.rerank_features import fill_match_features, fill_retrieval_signals
 from retrieval.schema import Candidate, Query
 from retrieval.transfer_model import QueryParts, TwoTower, dense_text, positions
 
@@ -178,14 +178,7 @@ def featurize(query: Query, pool: Sequence[Candidate], table: ItemTable, parts: 
                 common = Counter(s for word in words for s in words_of.get(word, ()))
                 X[j, col["seed_title_overlap"]] = max(
                     (c / (len(words) + len(seed_titles[s]) - c) for s, c in common.items()), default=0.0)
-        if wanted_g:
-            X[j, col["genre_match"]] = len(genres & wanted_g) / len(wanted_g)
-        if profile:
-            X[j, col["profile_match"]] = len(genres & profile) / len(profile)
-        if wanted_p:
-            X[j, col["people_match"]] = len(table.people_sets[p] & wanted_p) / len(wanted_p)
-        if liked_genres and genres:
-            X[j, col["liked_genre_overlap"]] = len(genres & liked_genres) / len(genres)
+        fill_match_features(X[j], col, genres, table.people_sets[p], wanted_g, profile, wanted_p, liked_genres)
     years = table.years[cand]
     X[:, col["year"]] = years
     if liked_years:
