@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 from rapidfuzz import fuzz
 
 from bot.titles import normalize
@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 MAX_LLM_GENRES = 3  # an LLM listing more genres than this in one field is ignored for that field
 _MIN_YEAR, _MAX_YEAR = 1870, 2100
 LLMIntent = Literal["recommend", "ask_about", "feedback", "chitchat"]
+# Bounds in the schema, so grammar-constrained decoding cannot run on until the token cap (a small model
+# otherwise repeats one title until the JSON is cut off and lost); longer answers are cut, not rejected.
+MAX_LLM_ITEMS, MAX_LLM_CHARS = 3, 60
+Phrase = Annotated[str, StringConstraints(max_length=MAX_LLM_CHARS)]
+Phrases = Annotated[list[Phrase], Field(default_factory=list, max_length=MAX_LLM_ITEMS)]
 
 
 class LLMPreferences(BaseModel):
@@ -40,16 +45,16 @@ class LLMPreferences(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     intent: LLMIntent = Field("recommend", description="what the person wants from this message")
-    liked_titles: list[str] = Field(default_factory=list, description="titles they like or want similar to")
-    disliked_titles: list[str] = Field(default_factory=list, description="titles they dislike")
-    wanted_genres: list[str] = Field(default_factory=list, description="genres they want")
-    unwanted_genres: list[str] = Field(default_factory=list, description="genres they do not want")
-    wanted_people: list[str] = Field(default_factory=list, description="actors/directors they want")
-    unwanted_people: list[str] = Field(default_factory=list, description="actors/directors they avoid")
+    liked_titles: Phrases = Field(description="titles they like or want similar to")
+    disliked_titles: Phrases = Field(description="titles they dislike")
+    wanted_genres: Phrases = Field(description="genres they want")
+    unwanted_genres: Phrases = Field(description="genres they do not want")
+    wanted_people: Phrases = Field(description="actors/directors they want")
+    unwanted_people: Phrases = Field(description="actors/directors they avoid")
     year_min: int | None = Field(None, description="earliest release year, or null")
     year_max: int | None = Field(None, description="latest release year, or null")
-    wishes: list[str] = Field(default_factory=list, description="other wishes in a few words (plot, mood)")
-    about_title: str | None = Field(None, description="the title a question is about, or null")
+    wishes: Phrases = Field(description="other wishes in a few words (plot, mood)")
+    about_title: Phrase | None = Field(None, description="the title a question is about, or null")
 
     @field_validator("liked_titles", "disliked_titles", "wanted_genres", "unwanted_genres", "wanted_people",
                      "unwanted_people", "wishes", mode="before")
@@ -58,8 +63,15 @@ class LLMPreferences(BaseModel):
         if v is None:
             return []
         if isinstance(v, str):
-            return [v] if v.strip() else []
+            v = [v] if v.strip() else []
+        if isinstance(v, list):
+            return [x[:MAX_LLM_CHARS] if isinstance(x, str) else x for x in v[:MAX_LLM_ITEMS]]
         return v
+
+    @field_validator("about_title", mode="before")
+    @classmethod
+    def _cut(cls, v: Any) -> Any:
+        return v[:MAX_LLM_CHARS] if isinstance(v, str) else v
 
     @field_validator("year_min", "year_max", mode="before")
     @classmethod
@@ -69,6 +81,9 @@ class LLMPreferences(BaseModel):
         return v
 
 
+_UNPROMPTED = {"title", "maxItems", "maxLength"}  # bounds are enforced by the grammar; not worth prompt tokens
+
+
 def llm_json_schema() -> str:
     """The JSON schema of :class:`LLMPreferences` for the ``understand`` prompt: compact (no titles, no
     spaces), because every prompt token costs time on a CPU. For grammar-constrained decoding pass
@@ -76,7 +91,7 @@ def llm_json_schema() -> str:
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k != "title"}
+            return {k: strip(v) for k, v in node.items() if k not in _UNPROMPTED}
         if isinstance(node, list):
             return [strip(v) for v in node]
         return node
@@ -137,6 +152,23 @@ def _grounded(phrase: str, message: str, threshold: float = 85.0) -> bool:
 _TITLE_YEAR = re.compile(r"\(\s*(?:18|19|20)\d\d\s*\)")
 
 
+_Reply = TypeVar("_Reply", bound=BaseModel)
+
+
+def _validated(model: type[_Reply], data: dict[str, Any] | str, u: Understanding, what: str,
+               level: int) -> _Reply | None:
+    """``data`` (an LLM reply, or the JSON parsed from one) as ``model``; ``None`` when it is not valid,
+    with the error kept in ``u.llm_error`` and logged at ``level`` (its text, which may quote the user's
+    words, only at debug level)."""
+    try:
+        return model.model_validate(parse_llm_json(data) if isinstance(data, str) else data)
+    except (ValueError, ValidationError) as exc:
+        log.log(level, "ignoring invalid %s (%s)", what, type(exc).__name__)
+        log.debug("invalid %s: %s", what, exc)
+        u.llm_error = str(exc)[:500]
+        return None
+
+
 def merge_llm_output(understanding: Understanding, data: dict[str, Any] | str, vocab: Vocabulary,
                      state: SessionState | None = None) -> Understanding:
     """A copy of ``understanding`` with what the LLM found that resolves to the catalogue.
@@ -149,13 +181,8 @@ def merge_llm_output(understanding: Understanding, data: dict[str, Any] | str, v
     in ``llm_error``; the understanding is then returned unchanged.
     """
     u = understanding.model_copy(deep=True)
-    try:
-        raw = parse_llm_json(data) if isinstance(data, str) else data
-        prefs = LLMPreferences.model_validate(raw)
-    except (ValueError, ValidationError) as exc:
-        log.warning("ignoring invalid LLM understanding output (%s)", type(exc).__name__)
-        log.debug("invalid LLM understanding output: %s", exc)  # may quote the user's words
-        u.llm_error = str(exc)[:500]
+    prefs = _validated(LLMPreferences, data, u, "LLM understanding output", logging.WARNING)
+    if prefs is None:
         return u
     u.llm_used = True
     text = u.text
@@ -271,12 +298,8 @@ def resolve_foreign_titles(understanding: Understanding, data: dict[str, Any] | 
     (a negation trigger in the message makes them disliked). Invalid output changes nothing.
     """
     u = understanding.model_copy(deep=True)
-    try:
-        raw = parse_llm_json(data) if isinstance(data, str) else data
-        found = ForeignTitles.model_validate(raw)
-    except (ValueError, ValidationError) as exc:
-        log.info("ignoring invalid title translation (%s)", type(exc).__name__)
-        u.llm_error = str(exc)[:500]
+    found = _validated(ForeignTitles, data, u, "title translation", logging.INFO)
+    if found is None:
         return u
     from bot.understanding.patterns import NEG_TRIGGER
 

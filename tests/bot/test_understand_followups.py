@@ -34,6 +34,10 @@ def shown(*ids: str) -> SessionState:
     ("quiero una película de terror", None, "es"),
     ("¿quién dirigió la primera?", None, "es"),
     ("algo más divertido, por favor", None, "es"),
+    ("terror desde 2005", "en", "es"),  # short, but both words are Spanish
+    ("una peli para hoy", None, "es"),
+    ("receta sin carne", None, "es"),
+    ("a horror film from 2005", "es", "en"),
     ("something funnier please", None, "en"),
     ("who directed the first one?", "es", "en"),
     ("Heat", "zh", "zh"),  # too short to tell: the conversation's language stays
@@ -235,7 +239,7 @@ def test_recipes_diets_ingredients_and_relative_facts(recipes: Understander):
     assert s.diets == ["vegetarian"] and "Chicken breast" in s.unwanted_people  # the diet holds
     assert s.facts["protein"].min is not None
     q = s.to_query(5)
-    assert "Chicken breast" in q.exclude_people and "Mushrooms" in q.exclude_people
+    assert "Chicken breast" in q.unwanted_people and "Mushrooms" in q.unwanted_people
     zh = recipes.parse("我想要素食晚餐，不要蘑菇")
     assert zh.genres == ["dinner"] and "Mushrooms" in zh.unwanted_people and "Bacon" in zh.unwanted_people
     es = recipes.parse("una cena vegetariana sin champiñones")
