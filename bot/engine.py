@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -117,6 +117,16 @@ class TurnEvent:
     result: TurnResult | None = None
 
 
+def final_result(events: Iterable[TurnEvent]) -> TurnResult:
+    """Run a turn's event stream to its end and return the result its ``done`` event carries."""
+    result = None
+    for event in events:
+        if event.kind == "done":
+            result = event.result
+    assert result is not None, "a turn ended without its done event"
+    return result
+
+
 @dataclass
 class _Segment:
     """One LLM call of a turn and how its output is framed and checked."""
@@ -169,12 +179,7 @@ class ConversationEngine:
 
     def run_turn(self, state: SessionState, text: str, cancel: threading.Event | None = None) -> TurnResult:
         """A whole turn, not streamed."""
-        result = None
-        for event in self.stream_turn(state, text, cancel):
-            if event.kind == "done":
-                result = event.result
-        assert result is not None
-        return result
+        return final_result(self.stream_turn(state, text, cancel))
 
     def feedback(self, state: SessionState, kind: FeedbackKind, item_id: str) -> None:
         """Like / dislike / seen on an item (from buttons or commands); the next retrieval uses it."""

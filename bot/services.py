@@ -69,13 +69,16 @@ def transfer_ranker(settings: Settings):
 
 def ranker_for(settings: Settings, name: str, table):
     """The ranker ``retrieval.rerank="auto"`` picks for catalogue ``name``: the learned reranker trained for
-    this exact catalogue content (``recbot train-reranker``) if there is one, else the packaged transfer
-    ranker (any catalogue); ``None`` with ``rerank="off"``."""
+    this exact catalogue content (``recbot train-reranker``) if there is one, else the transfer ranker tuned
+    on this catalogue's feedback logs (``recbot train-reranker --from-feedback``) if there is one, else the
+    packaged transfer ranker (any catalogue); ``None`` with ``rerank="off"``."""
     if settings.retrieval.rerank != "auto":
         return None
+    from retrieval.feedback_ranker import load_feedback_ranker
     from retrieval.rerank import load_reranker
 
-    return load_reranker(settings.cache_dir, name, table, embedder(settings)) or transfer_ranker(settings)
+    return (load_reranker(settings.cache_dir, name, table, embedder(settings))
+            or load_feedback_ranker(settings.cache_dir, name, embedder(settings)) or transfer_ranker(settings))
 
 
 def retriever(settings: Settings, name: str) -> Retriever:
@@ -135,8 +138,10 @@ def prompt_library(settings: Settings | None = None):
         return _prompt_libraries[str(user)]
 
 
-def engine(settings: Settings, name: str | None = None, *, prompt_set: str | None = None, k: int | None = None):
-    """A conversation engine over catalogue ``name`` (default: settings.catalogue)."""
+def engine(settings: Settings, name: str | None = None, *, prompt_set: str | None = None, k: int | None = None,
+           prompts=None):
+    """A conversation engine over catalogue ``name`` (default: settings.catalogue); ``prompts``: the
+    prompt library (default :func:`prompt_library`)."""
     from bot.engine import ConversationEngine, EngineConfig
 
     name = name or settings.catalogue
@@ -144,7 +149,8 @@ def engine(settings: Settings, name: str | None = None, *, prompt_set: str | Non
     config = EngineConfig(k=k or settings.recommendations, prompt_set=prompt_set or settings.prompt_set,
                           domain=domain, item_noun=noun, temperature=settings.llm.temperature,
                           max_tokens=settings.llm.max_tokens, explain=settings.explain)
-    return ConversationEngine(retriever(settings, name), llm(settings), prompt_library(settings), config)
+    library = prompts or prompt_library(settings)
+    return ConversationEngine(retriever(settings, name), llm(settings), library, config)
 
 
 _session_stores: dict[tuple, object] = {}
@@ -165,9 +171,25 @@ def session_store(settings: Settings):
         return _session_stores[key]
 
 
-def chat_service(settings: Settings, name: str | None = None):
-    """Engine + session store for catalogue ``name``: what the app and the API serve."""
+def chat_service(settings: Settings, name: str | None = None, *, prompts=None, sessions=None,
+                 prompt_set: str | None = None, k: int | None = None, keep_sessions: bool = True):
+    """Engine + session store for catalogue ``name``: what the app and the API serve.
+
+    ``prompts``: the prompt library of its engine (default :func:`prompt_library`); ``sessions``: a
+    :class:`~bot.chat_service.SessionService` whose store and session locks to share (default: the
+    configured :func:`session_store`); ``prompt_set`` and ``k`` as in :func:`engine`;
+    ``keep_sessions=False``: no session store at all (the caller keeps the state: the terminal chat)."""
     from bot.chat_service import ChatService
 
     name = name or settings.catalogue
-    return ChatService(engine(settings, name), session_store(settings), name)
+    built = engine(settings, name, prompts=prompts, prompt_set=prompt_set, k=k)
+    if sessions is not None:
+        return sessions.with_engine(built, name)
+    return ChatService(built, session_store(settings) if keep_sessions else None, name)
+
+
+def session_service(settings: Settings):
+    """The configured sessions without an engine (nothing loads): what a face needs between turns."""
+    from bot.chat_service import SessionService
+
+    return SessionService(session_store(settings))

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol
 
-from eval.redial import RedialTurn
+from eval.redial_turns import RedialTurn
 
 log = logging.getLogger(__name__)
 

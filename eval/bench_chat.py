@@ -65,15 +65,3 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalogue", default="movies")
     p.add_argument("--model", help="LLM model (default: settings, qwen2.5-coder-0.5b)")
     p.add_argument("--turns", type=int, default=10, help="scripted conversations (2 turns each; default 10)")
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m eval.bench_chat", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    run(p.parse_args(argv))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -47,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help=f"llama.cpp threads (default {default_threads()})")
 
 
-def measure(name: str, runs: int, tokens: int, threads: int | None, cache_dir) -> dict:  # noqa: ANN001
+def measure(name: str, runs: int, tokens: int, threads: int | None, cache_dir) -> dict:
     t0 = time.perf_counter()
     llm = LlamaCppLLM(name, cache_dir=cache_dir, n_threads=threads, cache_prompt=False)
     llm.complete([ChatMessage("user", "hi")], GenerationConfig(max_tokens=1, temperature=0.0))
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             continue
         rows.append(row)
         print(f"{name}: JSON answer {row['json'][:120]!r}")
-    print(f"\n| model | size MB | load s | first token s | tokens/s | JSON answer s |\n|---|---|---|---|---|---|")
+    print("\n| model | size MB | load s | first token s | tokens/s | JSON answer s |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['size_mb']:.0f} | {r['load_s']:.2f} | {r['first_token_s']:.2f} | "
               f"{r['tokens_per_s']:.1f} | {r['json_s']:.2f} |")

@@ -14,9 +14,9 @@ Conversations are YAML files in ``eval/dialogues/`` (one file per catalogue and 
           - say: 第一部是谁导演的？
             expect: {answer: {fact: director, card: 1}}
 
-Every turn goes through the real API (``POST /v1/sessions``, ``/messages``, ``/feedback``): by default
-an in-process ASGI client of :func:`bot.api.app.create_app` (the same app ``recbot serve`` runs), or a
-running server with ``--server URL``. What each ``expect`` key checks is in :mod:`eval.dialogue_checks`;
+Every turn goes through the real API (``POST /v1/sessions``, ``/messages``, ``/feedback``) over HTTP: by
+default of a ``recbot serve`` started for the run with the same settings (:mod:`eval.serve_process`), or
+of a running server with ``--server URL``. What each ``expect`` key checks is in :mod:`eval.dialogue_checks`;
 every turn with text is also checked for its language, and every turn with cards for faithfulness.
 A turn passes when all its checks pass; the table gives pass rates by category, language and catalogue,
 whole conversations, and false claims per 100 explanation sentences.
@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from eval.dialogue_checks import (
@@ -45,6 +48,7 @@ from eval.dialogue_checks import (
     check_honesty,
     check_language,
 )
+from eval.serve_process import recbot_serve, settings_env
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +207,7 @@ class SuiteResult:
 
 
 class ApiClient:
-    """The few API calls the suite makes, over any httpx-style client (TestClient or httpx.Client)."""
+    """The few API calls the suite makes, over an ``httpx.Client`` whose base URL is the server."""
 
     def __init__(self, http: Any) -> None:
         self.http = http
@@ -332,29 +336,24 @@ def catalogue_facts(names: Iterable[str]) -> dict[str, CatalogueFacts]:
 
 def run(settings: Any, conversations: Sequence[Conversation], server: str | None = None,
         progress: bool = True, out: Path | None = None) -> SuiteResult:
-    """Run the suite against ``server`` (a URL) or the app built in this process from ``settings``."""
+    """Run the suite against ``server`` (a URL), or against a ``recbot serve`` started here with
+    ``settings`` on a free loopback port (rate limit off, API keys off: it is this machine's only) and
+    stopped at the end; its output goes to ``server.log`` in ``out`` (else a temporary folder)."""
     names = list(dict.fromkeys(c.catalogue for c in conversations))
     facts = catalogue_facts(names)
-    if server:
-        import httpx
-
-        with httpx.Client(base_url=server, timeout=300) as http:
-            client = ApiClient(http)
-            client.wait_ready()
-            result = run_suite(client, conversations, facts, progress)
-    else:
-        from fastapi.testclient import TestClient
-
-        from bot.api.app import create_app
-        from bot.api.security import ApiConfig
-
-        app = create_app(settings, catalogues=names, api_config=ApiConfig(rate_per_minute=0))
-        with TestClient(app) as http:
-            client = ApiClient(http)
-            client.wait_ready()
-            result = run_suite(client, conversations, facts, progress)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="recbot-dialogue-") as tmp, ExitStack() as stack:
+        if server is None:
+            local = settings.model_copy(update={"api": settings.api.model_copy(update={"keys": []})})
+            child = recbot_serve((out or Path(tmp)) / "server.log", catalogues=names, env=settings_env(local),
+                                 ready_timeout_s=READY_TIMEOUT_S)
+            server = stack.enter_context(child).url
+        http = stack.enter_context(httpx.Client(base_url=server, timeout=300, trust_env=False))
+        client = ApiClient(http)
+        client.wait_ready()
+        result = run_suite(client, conversations, facts, progress)
+    if out is not None:
         (out / "result.json").write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
         (out / "table.txt").write_text(result.table() + "\n\nfailures:\n" + result.failures(1000) + "\n",
                                        encoding="utf-8")

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eval.load_test import RoundResult, format_table, run
+from eval.load_rounds import RoundResult, format_table, run
 from eval.topology import (
     PostgresServer,
     Process,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bot.state import SessionState
-from eval.redial import RedialTurn
+from eval.redial_turns import RedialTurn
 from retrieval.rerank import predict_positive
 
 REPEAT_FEATURES: tuple[str, ...] = (
@@ -87,7 +87,8 @@ def train_repeats(turns: Sequence[RedialTurn], states: Mapping[str, SessionState
                   folds: int, seed: int = 0) -> RepeatModel | None:
     """Fit the repeat model on every turn with a context (``states``: turn key -> its state).
 
-    Returns ``None`` when the turns hold no repeat at all (nothing to learn).
+    Dialogues absent from ``fold_of`` (extra training dialogues) train every fold's model and are never
+    scored out-of-fold. Returns ``None`` when the turns hold no repeat at all (nothing to learn).
     """
     rows: list[tuple[str, np.ndarray, np.ndarray]] = []
     for t in turns:
@@ -99,7 +100,7 @@ def train_repeats(turns: Sequence[RedialTurn], states: Mapping[str, SessionState
         return None
     X = np.vstack([r[1] for r in rows])
     y = np.concatenate([r[2] for r in rows])
-    dialogue = np.array([fold_of[r[0]] for r in rows for _ in range(len(r[2]))])
+    dialogue = np.array([fold_of.get(r[0], -1) for r in rows for _ in range(len(r[2]))])
     if y.sum() == 0 or y.sum() == len(y):
         return None
     fold_models = []

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
-from bot.llm.base import LLM, ChatMessage, GenerationConfig
+from bot.llm.base import LLM, GenerationConfig
 from bot.settings import Settings
 
 
@@ -30,11 +30,11 @@ class ReplayLLM(LLM):
         self.replayed = 0
 
     @staticmethod
-    def _key(messages: Sequence[ChatMessage], config: GenerationConfig) -> str | None:
+    def _key(wire: list[dict[str, str]], config: GenerationConfig) -> str | None:
         if config.temperature > 0 and config.seed is None:
             return None
         payload = {
-            "m": [[m.role, m.content] for m in messages],
+            "m": [[m["role"], m["content"]] for m in wire],
             "t": config.max_tokens,
             "T": config.temperature,
             "s": list(config.stop),
@@ -43,10 +43,10 @@ class ReplayLLM(LLM):
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
-    def stream(
-        self, messages: Sequence[ChatMessage], config: GenerationConfig, cancel: threading.Event | None = None
+    def _stream(
+        self, wire: list[dict[str, str]], config: GenerationConfig, cancel: threading.Event | None
     ) -> Iterator[str]:
-        key = self._key(messages, config)
+        key = self._key(wire, config)
         with self._lock:
             self.calls += 1
             cached = self._memo.get(key) if key is not None else None
@@ -57,7 +57,7 @@ class ReplayLLM(LLM):
                 yield cached
             return
         pieces: list[str] = []
-        for piece in self.inner.stream(messages, config, cancel):
+        for piece in self.inner._stream(wire, config, cancel):
             pieces.append(piece)
             yield piece
         if key is not None and not (cancel is not None and cancel.is_set()):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from eval.metrics import REPORT_METRICS
-from eval.redial import VIEWS
+from eval.redial_turns import VIEWS
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +249,9 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 def _html(results: Results, run: RunInfo, png: bytes) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>ReDial benchmark</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "td+td,th+th{text-align:right}tr.published td{color:#666;font-style:italic}</style></head><body>",
+        ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}"
+         "td+td,th+th{text-align:right}tr.published td{color:#666;font-style:italic}</style></head><body>"),
         "<h1>ReDial recommendation benchmark</h1>",
         f"<p>{html.escape(PROTOCOL_NOTE)}</p>",
     ]
@@ -306,8 +306,8 @@ def write_report(out_dir: str | Path, results: Results, curves: Curves, run: Run
 
 
 __all__ = [
-    "PUBLISHED",
     "PROTOCOL_NOTE",
+    "PUBLISHED",
     "PublishedRow",
     "ReportFiles",
     "RunInfo",

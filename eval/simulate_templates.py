@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.settings import Settings, get_settings
+from bot.settings import get_settings
 from eval.ab_stats import bootstrap_interval, markdown_table, text_table
-from eval.redial import load_catalogue
 from eval.replay_llm import evaluation_llm
 from eval.simulator import SimulationRun, write_conversations
 from eval.simulator import default_out_dir as simulator_out_dir
-from eval.template_versions import TemplatesABError, Understanding, resolve_version
-from eval.version_runs import _check_file, _load_seekers, _simulate_version, _write_json
+from eval.template_versions import resolve_version
+from eval.version_runs import SimulatorSetup, open_inputs, simulate_version, write_json
 
 
 @dataclass
@@ -29,56 +28,22 @@ class SimulateResult:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def simulate(
-    version_spec: str,
-    *,
-    dialogues_path: str | Path,
-    catalogue_path: str | Path,
-    n_dialogues: int = 30,
-    max_turns: int = 5,
-    k: int = 3,
-    seed: int = 0,
-    n_boot: int = 2000,
-    understanding: Understanding = "auto",
-    explanations: bool = False,
-    settings: Settings | None = None,
-    out_dir: str | Path | None = None,
-    progress: bool = True,
-    write: bool = True,
-) -> SimulateResult:
+def simulate(version_spec: str, setup: SimulatorSetup) -> SimulateResult:
     """The user simulator alone, with one template version; metrics with bootstrap intervals."""
     from bot import services
 
     t_start = time.perf_counter()
-    settings = settings or get_settings()
-    dialogues_path, catalogue_path = Path(dialogues_path), Path(catalogue_path)
-    _check_file(catalogue_path, "the ReDial catalogue (id2info.json)", "--catalogue")
-    _check_file(dialogues_path, "the raw ReDial dialogues", "--dialogues-file")
-    if min(n_dialogues, max_turns, k) < 1:
-        raise TemplatesABError("dialogues, max_turns and k must be >= 1")
-    catalogue = load_catalogue(catalogue_path)
-    seekers = _load_seekers(
-        settings, catalogue, catalogue_path, dialogues_path, n_dialogues, progress=progress
-    )
+    settings = setup.settings or get_settings()
+    seekers, _ = open_inputs(setup, settings)
+    k, max_turns, seed = setup.k, setup.max_turns, setup.seed
     with tempfile.TemporaryDirectory(prefix="recbot-sim-") as tmp:
         version = resolve_version(version_spec, services.prompt_library(settings), Path(tmp), "a")
-        sim = _simulate_version(
-            version,
-            seekers,
-            evaluation_llm(settings),
-            settings,
-            k=k,
-            max_turns=max_turns,
-            understanding=understanding,
-            seed=seed,
-            explanations=explanations,
-            progress=progress,
-        )
+        sim = simulate_version(version, seekers, evaluation_llm(settings), settings, setup)
         fingerprint = version.fingerprint()
     units = sim.units(k, max_turns)
     rows = []
     for metric, us in units.items():
-        value, low, high = bootstrap_interval(us, n_boot=n_boot, seed=seed)
+        value, low, high = bootstrap_interval(us, n_boot=setup.n_boot, seed=seed)
         rows.append((metric, value, low, high, sum(1 for _, d in us if d > 0)))
     info = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -90,16 +55,16 @@ def simulate(
         "max_turns": max_turns,
         "k": k,
         "seed": seed,
-        "bootstrap_resamples": n_boot,
-        "understanding": understanding,
-        "explanations": explanations,
+        "bootstrap_resamples": setup.n_boot,
+        "understanding": setup.understanding,
+        "explanations": setup.explanations,
         "minutes": round((time.perf_counter() - t_start) / 60, 2),
         "stats": sim.stats(),
-        "files": {"dialogues": str(dialogues_path), "catalogue": str(catalogue_path)},
+        "files": {"dialogues": str(setup.dialogues_path), "catalogue": str(setup.catalogue_path)},
     }
     result = SimulateResult(sim, rows, info)
-    if write:
-        out = Path(out_dir or simulator_out_dir("simulate"))
+    if setup.write:
+        out = Path(setup.out_dir or simulator_out_dir("simulate"))
         out.mkdir(parents=True, exist_ok=True)
         files = {
             "result_json": out / "result.json",
@@ -113,7 +78,7 @@ def simulate(
             ],
             "units": {"ids": [p.dialog_id for p in seekers.profiles], "metrics": units},
         }
-        _write_json(files["result_json"], payload)
+        write_json(files["result_json"], payload)
         write_conversations(files["conversations"], sim.conversations)
         md = [
             f"# User simulator: templates {version_spec}",

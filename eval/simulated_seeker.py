@@ -10,7 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eval.redial import RedialCatalogue
+from eval.redial_catalogue import RedialCatalogue
 from eval.simulator_phrases import Phrases, classify_question
 from eval.simulator_profiles import SeekerProfile, TargetGuard
 

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.redial import RedialCatalogue
+from eval.redial_catalogue import RedialCatalogue
 from eval.simulated_seeker import SeekerReply, SimulatedSeeker
 from eval.simulator_phrases import PHRASES_PATH, TOPICS, Phrases, SimulatorError, classify_question
 from eval.simulator_profiles import (

@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.redial import RedialCatalogue, RedialDialogue, RedialFormatError, iter_jsonl
+from eval.redial_catalogue import RedialCatalogue
+from eval.redial_dialogues import RedialDialogue
+from eval.redial_format import RedialFormatError, iter_jsonl
 from eval.simulator_phrases import Phrases, _norm
 
 if TYPE_CHECKING:

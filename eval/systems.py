@@ -1,7 +1,7 @@
 """Ranking systems for the ReDial benchmark, all behind one small interface (:class:`System`).
 
 ``rank(turn, k, exclude)`` returns up to ``k`` catalogue ids, best first, none in ``exclude``; the
-runner canonicalises them (see :meth:`eval.redial.RedialCatalogue.canonicalise`) and scores them.
+runner canonicalises them (see :meth:`eval.redial_catalogue.RedialCatalogue.canonicalise`) and scores them.
 
 - ``popularity`` — :class:`eval.baselines.PopularityRanker`, fitted on the turns being scored
   (in-sample: an optimistic reference, not a result).
@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from bot.state import SessionState
-from bot.understand import Understander, Understanding
+from bot.understanding import Understander, Understanding
 from eval.baselines import PopularityRanker
-from eval.redial import RedialTurn
+from eval.redial_turns import RedialTurn
 from eval.repeats import RepeatModel, merge_by_probability, true_probability
 from retrieval.embeddings import Embedder
 from retrieval.index import IndexSnapshot

@@ -40,9 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.llm.base import LLM
-from bot.settings import Settings, get_settings
+from bot.settings import get_settings
 from eval.ab_stats import paired_bootstrap
-from eval.redial import load_catalogue, read_turns
 from eval.replay_llm import ReplayLLM, evaluation_llm
 from eval.simulate_templates import SimulateResult, simulate, simulate_table
 from eval.simulator import default_out_dir as simulator_out_dir
@@ -50,63 +49,29 @@ from eval.template_versions import (
     ENGINE_TEMPLATES,
     TemplatesABError,
     TemplateVersion,
-    Understanding,
     differing_templates,
     resolve_version,
 )
 from eval.templates_ab_report import ABResult, print_result, tables, write_report
-from eval.version_runs import (
-    VersionRun,
-    _check_file,
-    _engine,
-    _load_seekers,
-    _simulate_version,
-    redial_turn_units,
-)
+from eval.version_runs import SimulatorSetup, VersionRun, open_inputs, redial_turn_units, simulate_version
 
 
 def default_out_dir() -> Path:
     return simulator_out_dir("templates")
 
 
-def run(
-    a_spec: str,
-    b_spec: str,
-    *,
-    dialogues_path: str | Path,
-    turns_path: str | Path,
-    catalogue_path: str | Path,
-    n_dialogues: int = 30,
-    max_turns: int = 5,
-    turns_limit: int = 40,
-    k: int = 3,
-    seed: int = 0,
-    n_boot: int = 2000,
-    understanding: Understanding = "auto",
-    explanations: bool = False,
-    replay: bool = True,
-    settings: Settings | None = None,
-    out_dir: str | Path | None = None,
-    progress: bool = True,
-    write: bool = True,
-) -> ABResult:
-    """Run both versions on the same dialogues and turns and compare them (see the module docs)."""
+def run(a_spec: str, b_spec: str, setup: SimulatorSetup, *, turns_path: str | Path, turns_limit: int = 40,
+        replay: bool = True) -> ABResult:
+    """Run both versions on the same dialogues (``setup``) and the first ``turns_limit`` ReDial turns of
+    ``turns_path``, and compare them (see the module docs); ``replay``: answer a repeated LLM request from
+    memory."""
     from bot import services
 
     t_start = time.perf_counter()
-    settings = settings or get_settings()
-    dialogues_path, turns_path, catalogue_path = Path(dialogues_path), Path(turns_path), Path(catalogue_path)
-    _check_file(catalogue_path, "the ReDial catalogue (id2info.json)", "--catalogue")
-    _check_file(dialogues_path, "the raw ReDial dialogues", "--dialogues-file")
-    _check_file(turns_path, "the ReDial turns", "--turns")
-    if min(n_dialogues, max_turns, k) < 1 or turns_limit < 0:
-        raise TemplatesABError("dialogues, max_turns and k must be >= 1, turns_limit >= 0")
-
-    catalogue = load_catalogue(catalogue_path)
-    turns = read_turns(turns_path, catalogue)[:turns_limit]
-    seekers = _load_seekers(
-        settings, catalogue, catalogue_path, dialogues_path, n_dialogues, progress=progress
-    )
+    settings = setup.settings or get_settings()
+    seekers, turns = open_inputs(setup, settings, turns_path=Path(turns_path), turns_limit=turns_limit)
+    catalogue = seekers.catalogue
+    k, max_turns, seed, n_boot = setup.k, setup.max_turns, setup.seed, setup.n_boot
     setup_s = time.perf_counter() - t_start
 
     base_llm = evaluation_llm(settings)
@@ -119,37 +84,16 @@ def run(
         ]
         runs: list[VersionRun] = []
         for slot, version in zip("AB", versions, strict=True):
-            sim = _simulate_version(
-                version,
-                seekers,
-                llm,
-                settings,
-                k=k,
-                max_turns=max_turns,
-                understanding=understanding,
-                seed=seed,
-                explanations=explanations,
-                progress=progress,
-                desc=f"{slot} simulator",
-            )
+            sim = simulate_version(version, seekers, llm, settings, setup, desc=f"{slot} simulator")
             t0 = time.perf_counter()
-            turn_engine = _engine(
-                version,
-                seekers.snapshot,
-                seekers.understander,
-                llm,
-                settings,
-                k=k,
-                understanding="always",
-                seed=seed,
-                for_simulation=False,
-            )
+            turn_engine = seekers.engine(version, llm, settings, k=k, understanding="always", seed=seed,
+                                         for_simulation=False)
             units, read = redial_turn_units(
                 turn_engine,
                 seekers.understander,
                 turns,
                 catalogue,
-                progress=progress,
+                progress=setup.progress,
                 desc=f"{slot} redial turns",
             )
             runs.append(VersionRun(version, sim, units, time.perf_counter() - t0, read))
@@ -180,8 +124,8 @@ def run(
         "turns_scored": len(turns),
         "seed": seed,
         "bootstrap_resamples": n_boot,
-        "simulator_understanding": understanding,
-        "explanations": explanations,
+        "simulator_understanding": setup.understanding,
+        "explanations": setup.explanations,
         "minutes": round(minutes, 2),
         "setup_seconds": round(setup_s, 1),
         "seconds": {
@@ -191,15 +135,15 @@ def run(
         "simulator_stats": {slot: r.simulation.stats() for slot, r in zip("AB", runs, strict=True)},
         "redial_utterances_read": {slot: r.utterances_read for slot, r in zip("AB", runs, strict=True)},
         "files": {
-            "dialogues": str(dialogues_path),
+            "dialogues": str(setup.dialogues_path),
             "turns": str(turns_path),
-            "catalogue": str(catalogue_path),
+            "catalogue": str(setup.catalogue_path),
         },
     }
     result = ABResult(ra, rb, simulator, redial, info)
-    if write:
+    if setup.write:
         result.files = write_report(
-            out_dir or default_out_dir(), result, seekers.profiles, [t.key for t in turns]
+            setup.out_dir or default_out_dir(), result, seekers.profiles, [t.key for t in turns]
         )
     return result
 
@@ -209,6 +153,7 @@ __all__ = [
     "ABResult",
     "ReplayLLM",
     "SimulateResult",
+    "SimulatorSetup",
     "TemplateVersion",
     "TemplatesABError",
     "VersionRun",

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from eval.ab_stats import Comparison, comparison_cells, comparison_header, markdown_table, text_table
 from eval.simulator import SeekerProfile, write_conversations
 from eval.template_versions import ENGINE_TEMPLATES
-from eval.version_runs import VersionRun, _write_json
+from eval.version_runs import VersionRun, write_json
 
 
 @dataclass
@@ -116,7 +116,7 @@ def write_report(
         "conversations_a": out / "conversations_A.jsonl",
         "conversations_b": out / "conversations_B.jsonl",
     }
-    _write_json(files["result_json"], payload)
+    write_json(files["result_json"], payload)
     write_conversations(files["conversations_a"], result.a.simulation.conversations)
     write_conversations(files["conversations_b"], result.b.simulation.conversations)
     i = result.info

@@ -13,26 +13,17 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
+from eval.serve_process import REPO, Process, free_port, recbot_command, recbot_serve
 
-REPO = Path(__file__).resolve().parents[1]
+__all__ = ["PostgresServer", "Process", "chroma_server", "find_postgres_bin", "free_port", "ingest", "llm_server",
+           "model_path", "replica"]
 PG_ROLE = "recbot"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def find_postgres_bin() -> Path | None:
@@ -42,63 +33,6 @@ def find_postgres_bin() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
                    key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
     return found[-1].parent if found else None
-
-
-class Process:
-    """A subprocess on a loopback port, ready when ``ready_url`` answers 200."""
-
-    def __init__(self, name: str, cmd: Sequence[str], port: int, ready_url: str, log_path: Path,
-                 env: dict[str, str] | None = None, ready_timeout_s: float = 300.0) -> None:
-        self.name = name
-        self.cmd = list(cmd)
-        self.port = port
-        self.ready_url = ready_url
-        self.log_path = log_path
-        self.env = env
-        self.ready_timeout_s = ready_timeout_s
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Process:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.ready_timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.ready_url, timeout=2, trust_env=False).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"{self.name} not ready after {self.ready_timeout_s:.0f} s:\n{self.log()}")
-            time.sleep(0.25)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs (what a crash or an OOM kill does)."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def chroma_server(path: Path, port: int | None = None) -> Process:
@@ -136,16 +70,10 @@ def llm_server(model: str, cache_dir: Path, log_path: Path, parallel: int = 4, c
 def replica(data_dir: Path, log_path: Path, env: dict[str, str], catalogue: str | None = None,
             port: int | None = None) -> Process:
     """``recbot serve --no-ui`` with ``env`` (``RECBOT_*`` settings) and its own data dir."""
-    port = port or free_port()
-    cmd = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-ui",
-           "--log-level", "warning"]
-    if catalogue:
-        cmd += ["--catalogue", catalogue]
     full = {k: v for k, v in os.environ.items() if not k.startswith("RECBOT_")}
-    full.update({"RECBOT_DATA_DIR": str(data_dir), "RECBOT_CONFIG": str(data_dir / "no-recbot.toml"),
-                 "RECBOT_API__RATE_PER_MINUTE": "0", "PYTHONPATH": str(REPO)})
+    full.update({"RECBOT_DATA_DIR": str(data_dir), "RECBOT_CONFIG": str(data_dir / "no-recbot.toml")})
     full.update(env)
-    return Process(f"recbot serve :{port}", cmd, port, f"http://127.0.0.1:{port}/readyz", log_path, full)
+    return recbot_serve(log_path, catalogues=[catalogue] if catalogue else [], env=full, port=port)
 
 
 class PostgresServer:
@@ -203,7 +131,7 @@ class PostgresServer:
 def ingest(catalogue: str, data_dir: Path, env: dict[str, str], limit: int | None = None,
            timeout_s: float = 1800) -> None:
     """``recbot ingest`` in a subprocess with ``env`` (e.g. the Chroma server settings)."""
-    cmd = [sys.executable, "-m", "bot.cli", "ingest", catalogue, "--quiet"]
+    cmd = [*recbot_command(), "ingest", catalogue, "--quiet"]
     if limit:
         cmd += ["--limit", str(limit)]
     full = {k: v for k, v in os.environ.items() if not k.startswith("RECBOT_")}

@@ -40,8 +40,10 @@ from tqdm.auto import tqdm
 from bot import services
 from bot.settings import Settings, get_settings
 from eval.metrics import item_ranks, mean_item_scores, scores_from_rank
-from eval.redial import RedialCatalogue, RedialTurn, load_catalogue, read_turns, truth_for_turn
-from eval.redial_runner import INDEX_NAME, K, open_redial_index, save_repeats, understander_for
+from eval.redial_catalogue import RedialCatalogue, load_catalogue
+from eval.redial_scoring import K
+from eval.redial_setup import INDEX_NAME, open_redial_index, read_any_turns, save_repeats, understander_for
+from eval.redial_turns import RedialTurn, read_turns, truth_for_turn
 from eval.repeats import train_repeats
 from eval.systems import DialogueStates, eval_retrieval_config
 from retrieval.embeddings import Embedder
@@ -91,6 +93,7 @@ class TrainReport:
 
     path: Path
     turns: int
+    extra_turns: int
     dialogues: int
     folds: int
     rows: int
@@ -107,12 +110,12 @@ class TrainReport:
             return "  ".join(f"{k} {m[k]:.3f}" for k in ("R@1", "R@10", "R@50", "NDCG@10", "MRR") if k in m)
 
         lines = [
-            f"reranker trained on {self.turns} turns / {self.dialogues} dialogues ({self.folds}-fold CV by "
-            f"dialogue), final model on {self.rows} rows ({self.positives} positives) in "
-            f"{self.seconds / 60:.1f} min",
+            (f"reranker trained on {self.turns} turns / {self.dialogues} dialogues ({self.folds}-fold CV by "
+             f"dialogue; plus {self.extra_turns} turns of extra dialogues in every fold, never scored), "
+             f"final model on {self.rows} rows ({self.positives} positives) in {self.seconds / 60:.1f} min"),
             f"saved: {self.path}",
-            f"candidate pool holds {self.pool_recall:.1%} of new-only rec items (retriever head alone "
-            f"{self.head_recall:.1%})",
+            (f"candidate pool holds {self.pool_recall:.1%} of new-only rec items (retriever head alone "
+             f"{self.head_recall:.1%})"),
             f"out-of-fold, new-only view, pool reranked:  {fmt(self.oof)}",
             f"out-of-fold, new-only view, head reranked:  {fmt(self.oof_head_only)}",
             "(the full table, both views: recbot eval redial --systems recbot,recbot+rerank)",
@@ -210,8 +213,14 @@ def train(
     seed: int = 0,
     config: RerankConfig | None = None,
     negative_rate: float = 0.3,
+    extra_path: str | Path | None = None,
 ) -> TrainReport:
-    """Train, cross-validate and save the reranker for the ReDial catalogue; returns the report."""
+    """Train, cross-validate and save the reranker for the ReDial catalogue; returns the report.
+
+    ``extra_path``: more dialogues (a turns file or raw ReDial dialogues, e.g. the train-extra split)
+    that every model trains on (counts and rows) but that are never scored, so the out-of-fold numbers
+    stay those of ``turns_path``'s dialogues.
+    """
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
     settings = settings or get_settings()
@@ -224,9 +233,13 @@ def train(
     snapshot = open_redial_index(settings, catalogue_path, progress=progress)
     embedder = services.embedder(settings)
     table = snapshot.table
-    contribs = contributions(conversation_turns(turns))
+    extra_turns = read_any_turns(extra_path, catalogue) if extra_path else []
+    if {t.dialog_id for t in extra_turns} & {t.dialog_id for t in turns}:
+        raise ValueError(f"{extra_path}: shares dialogues with {turns_path}; pass another file as extra")
+    contribs = contributions(conversation_turns([*turns, *extra_turns]))
     states = DialogueStates(understander_for(snapshot))
     data = prepare_turns(turns, snapshot, embedder, catalogue, settings, progress=progress, states=states)
+    extra = prepare_turns(extra_turns, snapshot, embedder, catalogue, settings, progress=progress, states=states)
     dialogues = sorted({t.dialog_id for t in turns})
     fold_of = {d: fold_of_dialogue(d, folds) for d in dialogues}
     if len(set(fold_of.values())) < folds:
@@ -238,7 +251,7 @@ def train(
     in_pool = in_head = n_truth = 0
     bar = tqdm(total=folds + 1, desc="training", unit="model", disable=not progress)
     for f in range(folds):
-        train_data = [t for t in data if fold_of[t.turn.dialog_id] != f]
+        train_data = [t for t in data if fold_of[t.turn.dialog_id] != f] + extra
         test_data = [t for t in data if fold_of[t.turn.dialog_id] == f]
         scorer = _fit(train_data, table, catalogue, contribs, config, seed, negative_rate)
         arrays = StatsArrays(scorer.stats, table)
@@ -260,7 +273,7 @@ def train(
             n_truth += len(truth)
         fold_models.append(scorer)
         bar.update(1)
-    final = _fit(data, table, catalogue, contribs, config, seed, negative_rate)
+    final = _fit(data + extra, table, catalogue, contribs, config, seed, negative_rate)
     bar.update(1)
     bar.close()
 
@@ -276,6 +289,7 @@ def train(
         config=config,
         meta={
             "turns_file": str(turns_path), "turns_sha256": _sha256(Path(turns_path)), "turns": len(data),
+            "extra_file": str(extra_path) if extra_path else None, "extra_turns": len(extra),
             "dialogues": len(dialogues), "cv": f"{folds}-fold, grouped by dialogue (sha1 of dialog_id)",
             "oof_new_only": oof, "oof_new_only_head_only": oof_head,
             "pool_recall": in_pool / n_truth if n_truth else 0.0,
@@ -286,11 +300,12 @@ def train(
         },
     )
     artifact.save(path)
-    repeats = train_repeats(turns, {t.key: states.state(t) for t in turns}, fold_of, folds, seed)
+    repeats = train_repeats([*turns, *extra_turns], {t.key: states.state(t) for t in [*turns, *extra_turns]},
+                            fold_of, folds, seed)
     if repeats is not None:
         save_repeats(repeats, path)
     return TrainReport(
-        path=path, turns=len(data), dialogues=len(dialogues), folds=folds, rows=final.trained_on,
+        path=path, turns=len(data), extra_turns=len(extra), dialogues=len(dialogues), folds=folds, rows=final.trained_on,
         positives=final.positives, oof=oof, oof_head_only=oof_head,
         pool_recall=in_pool / n_truth if n_truth else 0.0, head_recall=in_head / n_truth if n_truth else 0.0,
         seconds=time.perf_counter() - t0, feature_importance=importance,

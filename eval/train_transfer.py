@@ -37,8 +37,9 @@ from tqdm.auto import tqdm
 from bot import services
 from bot.settings import Settings, get_settings
 from eval.metrics import item_ranks, mean_item_scores, scores_from_rank
-from eval.redial import RedialTurn, read_turns, truth_for_turn
-from eval.redial_runner import K, understander_for
+from eval.redial_scoring import K
+from eval.redial_setup import understander_for
+from eval.redial_turns import RedialTurn, read_turns, truth_for_turn
 from eval.systems import DialogueStates, eval_retrieval_config
 from eval.train_reranker import HEAD, fold_of_dialogue
 from eval.transfer_data import mapped_catalogue, mapped_share, raw_dialogue_turns

@@ -2,7 +2,7 @@
 
 - :class:`FilmNames` resolves a ReDial name ("Heat (1995)") to the id of the catalogue item with the same
   :func:`retrieval.titlekey.film_key`; :func:`mapped_catalogue` wraps it as a
-  :class:`eval.redial.RedialCatalogue`, so :func:`eval.redial.read_turns` and every benchmark system work
+  :class:`eval.redial_catalogue.RedialCatalogue`, so :func:`eval.redial_turns.read_turns` and every benchmark system work
   unchanged on the bundled ``movies`` catalogue (the transfer benchmark).
 - :func:`raw_dialogue_turns` turns raw ReDial dialogues (``@id`` mentions, names in ``movieMentions``;
   e.g. ``train_extra_dialogues_raw.jsonl``) into recommender turns of the same shape as
@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from eval.redial import RedialCatalogue, RedialTurn, read_dialogues, resolution_stats
+from eval.redial_catalogue import RedialCatalogue
+from eval.redial_dialogues import read_dialogues
+from eval.redial_turns import RedialTurn, resolution_stats
 from retrieval.itemstore import ItemTable
 from retrieval.titlekey import film_key, label_key
 
@@ -66,7 +68,7 @@ def mapped_catalogue(table: ItemTable) -> RedialCatalogue:
 
 
 def mapped_share(turns: Sequence[RedialTurn]) -> float:
-    """Share of the turns' rec names that resolved (after :func:`eval.redial.read_turns`)."""
+    """Share of the turns' rec names that resolved (after :func:`eval.redial_turns.read_turns`)."""
     stats = resolution_stats(turns)
     return stats.resolved / stats.rec_items if stats.rec_items else 0.0
 
@@ -75,7 +77,7 @@ def raw_dialogue_turns(path: str | Path, catalogue: RedialCatalogue, *, prefix: 
     """Recommender turns (with at least one movie mentioned) of a raw ReDial dialogues file.
 
     ``dialog_id`` is ``prefix`` + the conversation id; rec names that ``catalogue`` cannot resolve are
-    kept in ``unresolved_rec`` (as :func:`eval.redial.read_turns` does). Turns are kept when some rec name
+    kept in ``unresolved_rec`` (as :func:`eval.redial_turns.read_turns` does). Turns are kept when some rec name
     resolved.
     """
     out: list[RedialTurn] = []

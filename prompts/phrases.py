@@ -20,7 +20,7 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from prompts.loader import PromptError
+from prompts.template import PromptError
 
 EXPLAIN_DIR = Path(__file__).resolve().parent / "explain"
 DEFAULT_LANGUAGE = "en"

@@ -52,8 +52,8 @@ def to_where(query: Query) -> dict[str, Any] | None:
         clauses += _range_clauses("year", query.year.min, query.year.max)
     for name, rng in query.facts.items():
         clauses += _range_clauses(FACT_PREFIX + name, rng.min, rng.max)
-    clauses += [{"genres": {"$not_contains": g.casefold()}} for g in query.exclude_genres]
-    clauses += [{"people": {"$not_contains": p.casefold()}} for p in query.exclude_people]
+    clauses += [{"genres": {"$not_contains": g.casefold()}} for g in query.unwanted_genres]
+    clauses += [{"people": {"$not_contains": p.casefold()}} for p in query.unwanted_people]
     if "genres" in query.require:
         clauses += [{"genres": {"$contains": g.casefold()}} for g in query.genres]
     if "people" in query.require:
@@ -86,8 +86,8 @@ def mask(table: ItemTable, query: Query) -> np.ndarray:
         ok &= _in_range(table.fact_column(name), rng.min, rng.max)
 
     for kind, values, want in (
-        ("genres", query.exclude_genres, False),
-        ("people", query.exclude_people, False),
+        ("genres", query.unwanted_genres, False),
+        ("people", query.unwanted_people, False),
         ("genres", query.genres if "genres" in query.require else [], True),
         ("people", query.people if "people" in query.require else [], True),
     ):

@@ -47,17 +47,14 @@ convert raises :class:`~retrieval.errors.CatalogueError` carrying one
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from jinja2 import ChainableUndefined, TemplateError, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -66,8 +63,22 @@ from pydantic import (
     model_validator,
 )
 
-from retrieval.errors import CatalogueError, Issue, IssueKind, MappingError
+from retrieval.errors import IssueKind, MappingError
 from retrieval.loaders import FORMAT_OPTIONS, Record
+from retrieval.mapping_rules import (
+    TEMPLATES,
+    FactRule,
+    FactSpec,
+    ListRule,
+    ListSpec,
+    Rule,
+    SourceField,
+    SourceSpec,
+    ValueRule,
+    ValueSpec,
+    clean_text,
+)
+from retrieval.mapping_values import RecordValues, get_path
 from retrieval.schema import Item, Scalar
 from retrieval.summaries import SummarySpec, load_summaries
 from retrieval.titlekey import film_key
@@ -76,174 +87,6 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}[a-z0-9]$")  # as retrieval.index
 FACT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Item fields the index stores next to the facts; a fact must not shadow one of them.
 RESERVED_FACTS = frozenset({"id", "title", "text", "year", "genres", "people", "popularity", "label"})
-_SPECIAL = ("_key", "_row", "_file")
-
-
-# --- Jinja2 -------------------------------------------------------------------------------------
-
-
-def _split(value: Any, sep: str = ",") -> list[Any]:
-    if value is None or isinstance(value, Undefined):
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [part.strip() for part in str(value).split(sep) if part.strip()]
-
-
-def _take(value: Any, n: int) -> list[Any]:
-    if value is None or isinstance(value, Undefined):
-        return []
-    return list(value)[: max(0, int(n))]
-
-
-def _clip(value: Any, n: int) -> str:
-    text = "" if value is None or isinstance(value, Undefined) else " ".join(str(value).split())
-    if len(text) <= n:
-        return text
-    cut = text[:n].rsplit(" ", 1)[0].rstrip(" ,;:.")
-    return cut + "…"
-
-
-def _finalize(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def _make_env() -> ImmutableSandboxedEnvironment:
-    """Templates may read the record, never change it or reach outside it."""
-    env = ImmutableSandboxedEnvironment(
-        undefined=ChainableUndefined,
-        finalize=_finalize,
-        autoescape=False,
-        keep_trailing_newline=False,
-    )
-    env.filters.update(split=_split, take=_take, clip=_clip)
-    return env
-
-
-_ENV = _make_env()
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
-
-
-def _clean_text(text: str) -> str:
-    """Collapse whitespace so templates can be written over several lines."""
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
-
-
-# --- rules --------------------------------------------------------------------------------------
-
-
-def _path_shorthand(value: Any) -> Any:
-    """``title: name`` means ``title: {field: name}``; ``people: [a, b]`` means ``{field: [a, b]}``."""
-    if isinstance(value, (str, list)):
-        return {"field": value}
-    return value
-
-
-class _Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    field: str | list[str] | None = None
-    template: str | None = None
-
-    @property
-    def fields(self) -> list[str]:
-        if self.field is None:
-            return []
-        return [self.field] if isinstance(self.field, str) else list(self.field)
-
-    @property
-    def label(self) -> str:
-        return self.fields[0] if self.fields else "template"
-
-
-class ValueRule(_Rule):
-    """How one value is made: from a field (or the first non-empty of several), a template or an
-    expression; then optionally ``pattern`` (keep regex group 1, or the whole match) and ``strip``
-    (remove every match)."""
-
-    expression: str | None = None
-    pattern: str | None = None
-    strip: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ValueRule:
-        given = [k for k in ("field", "template", "expression") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of `field`, `template` or `expression`")
-        for key in ("pattern", "strip"):
-            regex = getattr(self, key)
-            if regex is not None:
-                try:
-                    re.compile(regex)
-                except re.error as e:
-                    raise ValueError(f"`{key}` is not a valid regular expression: {e}") from e
-        return self
-
-
-class FactRule(ValueRule):
-    """A typed fact. ``auto`` keeps str/int/float/bool values as they are; lists become strings
-    joined with ``join``."""
-
-    type: Literal["auto", "int", "float", "str", "bool"] = "auto"
-    join: str = ", "
-
-
-class ListRule(_Rule):
-    """A list of display strings (genres, people) from one or several fields, or a template."""
-
-    split: str | None = None
-    item: str | None = None
-    lower: bool | None = None  # default: True for genres, False for people
-    limit: int | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ListRule:
-        if (self.field is None) == (self.template is None):
-            raise ValueError("give exactly one of `field` or `template`")
-        return self
-
-
-ValueSpec = Annotated[ValueRule, BeforeValidator(_path_shorthand)]
-FactSpec = Annotated[FactRule, BeforeValidator(_path_shorthand)]
-ListSpec = Annotated[ListRule, BeforeValidator(_path_shorthand)]
-
-
-class SourceSpec(BaseModel):
-    """Where the data is: ``path`` (file or glob, relative to the mapping file), or a file inside an
-    installed Python package: ``package`` with ``attribute`` (a module attribute holding a path, or a
-    function returning one), ``glob`` or ``path`` (relative to the package folder)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: str | None = None
-    package: str | None = None
-    attribute: str | None = None
-    glob: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> SourceSpec:
-        if self.package is None:
-            if self.path is None:
-                raise ValueError("give `path`, or `package` with `attribute`, `glob` or `path`")
-            if self.attribute or self.glob:
-                raise ValueError("`attribute` and `glob` need `package`")
-        elif sum(x is not None for x in (self.attribute, self.glob, self.path)) != 1:
-            raise ValueError("with `package`, give exactly one of `attribute`, `glob` or `path`")
-        return self
-
-    def describe(self) -> str:
-        if self.package is None:
-            return str(self.path)
-        if self.attribute:
-            return f"{self.package}.{self.attribute}"
-        return f"{self.package}/{self.glob or self.path}"
-
-
-def _source_shorthand(value: Any) -> Any:
-    return {"path": value} if isinstance(value, str) else value
-
-
-# --- the mapping --------------------------------------------------------------------------------
 
 
 class FieldMapping(BaseModel):
@@ -253,7 +96,7 @@ class FieldMapping(BaseModel):
 
     name: str | None = None
     description: str = ""
-    source: Annotated[SourceSpec, BeforeValidator(_source_shorthand)] | None = None
+    source: SourceField | None = None
     format: Literal["json", "jsonl", "csv", "parquet", "sqlite"] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     id: ValueSpec
@@ -306,10 +149,10 @@ class FieldMapping(BaseModel):
         """Compile every template, expression and regex once, so errors surface at load time."""
         compiled: dict[str, Any] = {}
         try:
-            compiled["text"] = _ENV.from_string(self.text)
+            compiled["text"] = TEMPLATES.from_string(self.text)
         except TemplateError as e:
             raise ValueError(f"text: invalid template: {e}") from e
-        rules: dict[str, _Rule] = {"id": self.id, "title": self.title}
+        rules: dict[str, Rule] = {"id": self.id, "title": self.title}
         for key in ("year", "popularity", "genres", "people"):
             if getattr(self, key) is not None:
                 rules[key] = getattr(self, key)
@@ -317,9 +160,9 @@ class FieldMapping(BaseModel):
         for key, rule in rules.items():
             try:
                 if rule.template is not None:
-                    compiled[key] = _ENV.from_string(rule.template)
+                    compiled[key] = TEMPLATES.from_string(rule.template)
                 elif getattr(rule, "expression", None) is not None:
-                    compiled[key] = _ENV.compile_expression(rule.expression, undefined_to_none=True)
+                    compiled[key] = TEMPLATES.compile_expression(rule.expression, undefined_to_none=True)
             except TemplateError as e:
                 raise ValueError(f"{key}: invalid template or expression: {e}") from e
             for regex in ("pattern", "strip"):
@@ -378,7 +221,7 @@ class FieldMapping(BaseModel):
 
     def to_item(self, record: Record) -> Item:
         """Convert one record, or raise :class:`CatalogueError` with one :class:`Issue`."""
-        ctx = _Context(record, self._compiled)
+        ctx = RecordValues(record, self._compiled)
         item_id = ctx.id(self.id)
         title = ctx.text_value("title", self.title, IssueKind.EMPTY_TITLE)
         year = ctx.int_value("year", self.year) if self.year is not None else None
@@ -402,246 +245,13 @@ class FieldMapping(BaseModel):
             "id": item_id, "title": title, "year": year, "genres": list(genres), "people": list(people),
             "facts": facts, "popularity": popularity, "summary": summary,
         }
-        text = _clean_text(ctx.render("text", self._compiled["text"]))
+        text = clean_text(ctx.render("text", self._compiled["text"]))
         if not text:
             ctx.fail(IssueKind.EMPTY_TEXT, "text", "the text template rendered to nothing")
         return Item(
             id=item_id, title=title, text=text, year=year, genres=genres, people=people, facts=facts,
             popularity=popularity,
         )
-
-
-# --- per-record evaluation ----------------------------------------------------------------------
-
-
-def get_path(data: Any, path: str) -> Any:
-    """The value at a dotted path (``name.en``, ``genre.0``); ``None`` when any step is missing.
-
-    A key that itself contains dots (``recipe.en`` as one key) is found too.
-    """
-    if isinstance(data, dict) and path in data:
-        return data[path]
-    node = data
-    for step in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(step)
-        elif isinstance(node, (list, tuple)) and step.lstrip("-").isdigit():
-            index = int(step)
-            node = node[index] if -len(node) <= index < len(node) else None
-        else:
-            return None
-        if node is None:
-            return None
-    return node
-
-
-def _is_blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, float):
-        return math.isnan(value)
-    return False
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _Context:
-    """Evaluates the rules of one mapping against one record; every failure names file/row/field."""
-
-    __slots__ = ("record", "compiled", "_vars")
-
-    def __init__(self, record: Record, compiled: dict[str, Any]) -> None:
-        self.record = record
-        self.compiled = compiled
-        self._vars: dict[str, Any] | None = None
-
-    # errors
-
-    def fail(self, kind: IssueKind, field: str, message: str) -> None:
-        r = self.record
-        raise CatalogueError.from_issue(Issue(kind, field, message, r.source, r.row, r.key))
-
-    # raw values
-
-    @property
-    def vars(self) -> dict[str, Any]:
-        if self._vars is None:
-            r = self.record
-            self._vars = {**r.data, "record": r.data, "_key": r.key, "_row": r.row, "_file": r.source.name}
-        return self._vars
-
-    def get(self, path: str) -> Any:
-        if path in _SPECIAL:
-            r = self.record
-            return {"_key": r.key, "_row": r.row, "_file": r.source.name}[path]
-        return get_path(self.record.data, path)
-
-    def render(self, field: str, template: Any) -> str:
-        try:
-            return template.render(self.vars)
-        except Exception as e:  # noqa: BLE001 - any template failure is a record problem
-            self.fail(IssueKind.TEMPLATE_ERROR, field, f"the template failed: {type(e).__name__}: {e}")
-            raise AssertionError("unreachable") from e
-
-    def raw(self, field: str, rule: ValueRule) -> Any:
-        """The rule's value before typing: first non-blank field, rendered template, or expression."""
-        if rule.field is not None:
-            value = None
-            for path in rule.fields:
-                value = self.get(path)
-                if not _is_blank(value):
-                    break
-        elif rule.template is not None:
-            value = self.render(field, self.compiled[field])
-        else:
-            try:
-                value = self.compiled[field](**self.vars)
-            except Exception as e:  # noqa: BLE001
-                self.fail(IssueKind.TEMPLATE_ERROR, field, f"the expression failed: {type(e).__name__}: {e}")
-        if isinstance(value, str):
-            strip = self.compiled.get(f"{field}:strip")
-            if strip is not None:
-                stripped = strip.sub("", value)
-                value = stripped if stripped.strip() else value  # never strip a value away entirely
-            pattern = self.compiled.get(f"{field}:pattern")
-            if pattern is not None:
-                m = pattern.search(value)
-                value = (m.group(1) if m.groups() else m.group(0)) if m else None
-            if value is not None:
-                value = value.strip()
-        return None if _is_blank(value) else value
-
-    # typed values
-
-    def id(self, rule: ValueRule) -> str:
-        field = rule.label
-        value = self.raw("id", rule)
-        if value is None:
-            self.fail(IssueKind.MISSING_ID, field, "no id (missing or empty)")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.fail(IssueKind.WRONG_TYPE, field, f"an id must be a string or a number, got {_show(value)}")
-        return str(value)
-
-    def text_value(self, field: str, rule: ValueRule, empty: IssueKind) -> str:
-        value = self.raw(field, rule)
-        if isinstance(value, (dict, list)):
-            self.fail(IssueKind.WRONG_TYPE, rule.label, f"expected text, got {_show(value)}")
-        text = "" if value is None else " ".join(str(value).split())
-        if not text:
-            self.fail(empty, rule.label, f"empty {field}")
-        return text
-
-    def int_value(self, field: str, rule: ValueRule) -> int | None:
-        return self._typed(field, rule, "int")  # type: ignore[return-value]
-
-    def float_value(self, field: str, rule: ValueRule) -> float | None:
-        return self._typed(field, rule, "float")  # type: ignore[return-value]
-
-    def fact(self, field: str, rule: FactRule) -> Scalar | None:
-        return self._typed(field, rule, rule.type, join=rule.join)
-
-    def _typed(self, field: str, rule: ValueRule, type_: str, join: str = ", ") -> Scalar | None:
-        value = self.raw(field, rule)
-        if value is None:
-            return None
-        try:
-            return _coerce(value, type_, join)
-        except (TypeError, ValueError) as e:
-            self.fail(IssueKind.WRONG_TYPE, rule.label if rule.field is not None else field, str(e))
-            raise AssertionError("unreachable") from e
-
-    def list_value(self, field: str, rule: ListRule, *, lower: bool) -> tuple[str, ...]:
-        lower = rule.lower if rule.lower is not None else lower
-        if rule.template is not None:
-            values: list[Any] = [self.render(field, self.compiled[field])]
-        else:
-            values = []
-            for path in rule.fields:
-                value = self.get(path)
-                values.extend(value if isinstance(value, (list, tuple)) else [value])
-        out: list[str] = []
-        seen: set[str] = set()
-        for value in values:
-            if rule.item is not None:
-                value = get_path(value, rule.item)
-            if _is_blank(value):
-                continue
-            if isinstance(value, (dict, list, tuple)):
-                self.fail(IssueKind.WRONG_TYPE, rule.label,
-                          f"expected strings, got {_show(value)} (set `item` to pick a key)")
-            parts = str(value).split(rule.split) if rule.split else [str(value)]
-            for part in parts:
-                text = " ".join(part.split())
-                if lower:
-                    text = text.lower()
-                if text and text.casefold() not in seen:
-                    seen.add(text.casefold())
-                    out.append(text)
-        if rule.limit is not None:
-            out = out[: rule.limit]
-        return tuple(out)
-
-
-_TRUE = {"true", "yes", "y", "t", "1"}
-_FALSE = {"false", "no", "n", "f", "0"}
-
-
-def _coerce(value: Any, type_: str, join: str = ", ") -> Scalar | None:
-    """Type one non-blank value; raise ``ValueError`` with a readable message when it does not fit."""
-    if type_ == "auto":
-        if isinstance(value, (bool, int, float, str)):
-            return value
-        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
-            return join.join(str(v) for v in value if not _is_blank(v)) or None
-        raise ValueError(f"expected a scalar (text, number or boolean), got {_show(value)}")
-    if type_ == "str":
-        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
-            return join.join(str(v) for v in value if not _is_blank(v)) or None
-        if isinstance(value, (dict, list, tuple)):
-            raise ValueError(f"expected text, got {_show(value)}")
-        return str(value)
-    if type_ == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError(f"{_show(value)} is not a boolean")
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{_show(value)} is not {'an integer' if type_ == 'int' else 'a number'}")
-    number: float | int
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(
-                    f"{_show(value)} is not {'an integer' if type_ == 'int' else 'a number'}"
-                ) from None
-    else:
-        number = value
-    if isinstance(number, float) and not math.isfinite(number):
-        if math.isnan(number):
-            return None
-        raise ValueError(f"{_show(value)} is not a finite number")
-    if type_ == "int":
-        if isinstance(number, float):
-            if not number.is_integer():
-                raise ValueError(f"{_show(value)} is not an integer")
-            return int(number)
-        return number
-    return float(number)
 
 
 __all__ = [

@@ -7,10 +7,13 @@ sees Chroma, BM25 or embeddings.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 # Metadata values Chroma can store directly. Lists are flattened by the store.
 Scalar = str | int | float | bool
@@ -80,30 +83,40 @@ class Range:
         return not (self.max is not None and value > self.max)
 
 
-@dataclass
-class Query:
-    """A structured retrieval request, built by the caller from whatever it knows.
+class Taste(BaseModel):
+    """What is wanted and what is not, in catalogue terms: the part of a :class:`Query` a caller's own
+    record of someone's taste (the dialogue's preferences) shares, under the same names.
 
-    - ``text``: free-text wishes (never the disliked things).
     - ``genres`` / ``people``: wanted attributes; they boost and explain, and are hard filters only
-      when listed in ``require``.
-    - ``exclude_genres`` / ``exclude_people``: unwanted attributes, always hard filters.
+      when a :class:`Query` lists them in ``require``.
+    - ``unwanted_genres`` / ``unwanted_people``: unwanted attributes, always hard filters.
     - ``year``: a year range (hard filter); ``facts``: numeric ranges on catalogue facts (hard filters).
-    - ``liked_ids``: items to find neighbours of; ``disliked_ids``: items whose neighbours are
-      penalised; ``exclude_ids``: items never returned (already shown, disliked, seen).
+    - ``liked_ids``: items to find neighbours of; ``disliked_ids``: items whose neighbours are penalised.
     """
 
-    text: str = ""
-    genres: list[str] = field(default_factory=list)
-    people: list[str] = field(default_factory=list)
-    exclude_genres: list[str] = field(default_factory=list)
-    exclude_people: list[str] = field(default_factory=list)
+    genres: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    unwanted_genres: list[str] = Field(default_factory=list)
+    unwanted_people: list[str] = Field(default_factory=list)
     year: Range | None = None
-    facts: dict[str, Range] = field(default_factory=dict)
-    liked_ids: list[str] = field(default_factory=list)
-    disliked_ids: list[str] = field(default_factory=list)
-    exclude_ids: list[str] = field(default_factory=list)
-    require: list[str] = field(default_factory=list)  # subset of {"genres", "people"}
+    facts: dict[str, Range] = Field(default_factory=dict)
+    liked_ids: list[str] = Field(default_factory=list)
+    disliked_ids: list[str] = Field(default_factory=list)
+
+    def taste(self) -> dict[str, Any]:
+        """The :class:`Taste` fields of this object (copies of the lists), by name."""
+        return {name: copy.copy(getattr(self, name)) for name in Taste.model_fields}
+
+
+class Query(Taste):
+    """A structured retrieval request, built by the caller from whatever it knows: a :class:`Taste`,
+    plus ``text`` (free-text wishes, never the disliked things), ``exclude_ids`` (items never returned:
+    already shown, disliked, seen), ``require`` (which of ``genres`` / ``people`` are hard filters) and
+    ``k`` (how many candidates)."""
+
+    text: str = ""
+    exclude_ids: list[str] = Field(default_factory=list)
+    require: list[str] = Field(default_factory=list)  # subset of {"genres", "people"}
     k: int = 10
 
     def is_empty(self) -> bool:

@@ -32,8 +32,9 @@ import numpy as np
 from retrieval.embeddings import Embedder
 from retrieval.filters import mask
 from retrieval.itemstore import ItemTable
-from retrieval.rerank import predict_positive, title_words
-from retrieval.rerank_features import fill_match_features, fill_retrieval_signals
+from retrieval.overlap_matrices import fill_overlap_features
+from retrieval.rerank import predict_positive
+from retrieval.rerank_features import fill_retrieval_signals
 from retrieval.schema import Candidate, Query
 from retrieval.transfer_model import QueryParts, TwoTower, dense_text, positions
 
@@ -156,29 +157,9 @@ def featurize(query: Query, pool: Sequence[Candidate], table: ItemTable, parts: 
     wanted_p = {p.casefold() for p in query.people}
     liked_genres: set[str] = set().union(*(table.genre_sets[p] for p in parts.liked)) if parts.liked else set()
     liked_years = [table.years[p] for p in parts.liked if not np.isnan(table.years[p])]
-    # max over seeds of shared people / title-word Jaccard, via inverted lists (a few hundred candidates
-    # times up to 20 seeds would otherwise be thousands of set intersections per turn)
-    seed_titles = [w for w in (frozenset(title_words(table.items[q].title)) for q in parts.seeds) if w]
-    people_of: dict[str, list[int]] = {}
-    for s, q in enumerate(parts.seeds):
-        for person in table.people_sets[q]:
-            people_of.setdefault(person, []).append(s)
-    words_of: dict[str, list[int]] = {}
-    for s, w in enumerate(seed_titles):
-        for word in w:
-            words_of.setdefault(word, []).append(s)
-    for j, p in enumerate(cand):
-        genres = table.genre_sets[p]
-        if parts.seeds:
-            shared = Counter(s for person in table.people_sets[p] for s in people_of.get(person, ()))
-            X[j, col["seed_people_overlap"]] = max(shared.values(), default=0)
-        if seed_titles:
-            words = frozenset(title_words(table.items[p].title))
-            if words:
-                common = Counter(s for word in words for s in words_of.get(word, ()))
-                X[j, col["seed_title_overlap"]] = max(
-                    (c / (len(words) + len(seed_titles[s]) - c) for s, c in common.items()), default=0.0)
-        fill_match_features(X[j], col, genres, table.people_sets[p], wanted_g, profile, wanted_p, liked_genres)
+    # overlaps with the conversation's items, the wanted genres / people and the liked genres: sparse
+    # products over per-catalogue matrices (a Python loop over a few hundred candidates cost ~20 ms a turn)
+    fill_overlap_features(X, col, cand, table, parts.seeds, wanted_g, profile, wanted_p, liked_genres)
     years = table.years[cand]
     X[:, col["year"]] = years
     if liked_years:
@@ -260,15 +241,23 @@ class TransferReranker:
         self._last_text = (text, vector)
         return vector
 
-    def prepare(self, query: Query, table: ItemTable) -> tuple[QueryParts, dict[str, np.ndarray], np.ndarray]:
-        """(query parts, two-tower scores over the table, allowed mask) for one query."""
+    def prepare(self, query: Query, table: ItemTable, only_allowed: bool = False,
+                ) -> tuple[QueryParts, dict[str, np.ndarray], np.ndarray]:
+        """(query parts, two-tower scores over the table, allowed mask) for one query. ``only_allowed``:
+        when under a quarter of the items are allowed, score only those (the others are NaN; ranking
+        reads allowed items only, and a large table's vector pass costs most of a turn)."""
         parts = QueryParts.build(query, table, self.text_vector(query))
-        tt = self.artifact.two_tower.scores(parts, table)
+        allowed = allowed_mask(query, table)
+        rows = None
+        if only_allowed:
+            idx = np.flatnonzero(allowed)
+            rows = idx if idx.size * 4 < len(table) else None
+        tt = self.artifact.two_tower.scores(parts, table, rows)
         tt["has_film"] = self.artifact.two_tower.table_cache(table).has_film.astype(np.float64)
-        return parts, tt, allowed_mask(query, table)
+        return parts, tt, allowed
 
     def rerank(self, query: Query, candidates: list[Candidate], table: ItemTable) -> list[Candidate]:
-        parts, tt, allowed = self.prepare(query, table)
+        parts, tt, allowed = self.prepare(query, table, only_allowed=True)
         pool = build_pool(query, candidates, table, tt["total"], allowed, self.artifact.config.extra)
         if not pool:
             return pool

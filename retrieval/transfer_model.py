@@ -142,14 +142,28 @@ class TwoTower:
     def query_vector(self, parts: QueryParts) -> np.ndarray:
         return self.w_text @ parts.text_vec + self.w_seed @ parts.seed_vec + self.w_liked @ parts.liked_vec
 
-    def scores(self, parts: QueryParts, table: ItemTable) -> dict[str, np.ndarray]:
-        """Per-item ``content``, ``film`` and ``prior`` scores and their sum ``total`` over the whole table."""
+    def scores(self, parts: QueryParts, table: ItemTable, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per-item ``content``, ``film`` and ``prior`` scores and their sum ``total`` over the whole table.
+
+        ``rows``: only these positions are scored (the others are NaN): a query under hard constraints
+        needs only its allowed items, and a pass over a large table's vectors is the costliest step."""
         cache = self.table_cache(table)
-        content = table.vectors @ self.query_vector(parts)
-        film = np.zeros(len(table), dtype=np.float32)
+        qv = self.query_vector(parts)
         seeds = [s for s in parts.seeds if cache.has_film[s]]
-        if seeds and cache.film_vecs.shape[1]:
-            film = self.film_weight * (cache.film_vecs @ cache.film_vecs[seeds].mean(axis=0))
+        with_film = bool(seeds) and bool(cache.film_vecs.shape[1])
+        seed_film = cache.film_vecs[seeds].mean(axis=0) if with_film else None
+        if rows is not None:
+            content = np.full(len(table), np.nan, dtype=np.float32)
+            content[rows] = table.vectors[rows] @ qv
+            film = np.zeros(len(table), dtype=np.float32)
+            if seed_film is not None:
+                film[rows] = self.film_weight * (cache.film_vecs[rows] @ seed_film)
+            total = content + film + cache.prior
+            return {"content": content, "film": film, "prior": cache.prior, "total": total}
+        content = table.vectors @ qv
+        film = np.zeros(len(table), dtype=np.float32)
+        if seed_film is not None:
+            film = self.film_weight * (cache.film_vecs @ seed_film)
         total = content + film + cache.prior
         return {"content": content, "film": film, "prior": cache.prior, "total": total}
 

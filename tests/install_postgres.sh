@@ -16,22 +16,8 @@ find_bin() {
 }
 
 if ! find_bin >/dev/null; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_postgres: no PostgreSQL server found and apt-get is not available" >&2
-    exit 3
-  fi
-  SUDO=""
-  if [[ "$(id -u)" != "0" ]]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-      echo "install_postgres: no PostgreSQL server found and installing it needs root (apt-get)" >&2
-      exit 3
-    fi
-  fi
-  echo "install_postgres: installing Debian postgresql with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # a missing or stale package list makes the first try fail: update once, then retry
-  $SUDO apt-get install -y --no-install-recommends postgresql >&2 \
-    || { $SUDO apt-get update >&2 && $SUDO apt-get install -y --no-install-recommends postgresql >&2; }
+  echo "install_postgres: no PostgreSQL server found" >&2
+  bash "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh" install_postgres postgresql
 fi
 BIN="$(find_bin)" || { echo "install_postgres: initdb still not found after the install" >&2; exit 4; }
 "$BIN/postgres" --version >&2

@@ -1,8 +1,9 @@
 """recbot's HTTP API for customer-service systems and other programs (FastAPI).
 
 ``create_app(settings)`` builds the application; ``recbot serve`` runs it with uvicorn. See
-:mod:`bot.api.app` for the routes, :mod:`bot.api.openai_compat` for the OpenAI-compatible endpoint and
-:mod:`bot.api.security` for API keys and limits.
+:mod:`bot.api.app` for the route list, :mod:`bot.api.sessions` and :mod:`bot.api.health` for the
+routes, :mod:`bot.api.openai_compat` for the OpenAI-compatible endpoint and :mod:`bot.api.security`
+for API keys and limits. The routes reach recbot only through :class:`bot.chat_service.ChatService`.
 """
 
 from bot.api.app import app_from_env, create_app

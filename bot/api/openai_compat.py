@@ -35,16 +35,14 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from bot.api.errors import ApiError, error_payload
-from bot.api.models import (
+from bot.api.models import RecommendationOut, error_responses, sse_event_schema
+from bot.api.openai_models import (
     AssistantMessageOut,
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChoiceOut,
     ModelList,
     ModelOut,
-    RecommendationOut,
-    error_responses,
-    sse_event_schema,
 )
 from bot.api.runtime import PrincipalDep, Runtime, RuntimeDep
 from bot.api.security import Principal

@@ -15,8 +15,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 
-from bot.chat_service import ChatService
-from bot.engine import TurnEvent
+from bot.chat_service import ChatService, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ async def turn_events(service: ChatService, session_id: str, text: str) -> Async
 
 
 async def run_turn(service: ChatService, session_id: str, text: str):  # noqa: ANN201
-    """The whole turn; returns its :class:`bot.engine.TurnResult`."""
+    """The whole turn; returns its :class:`bot.chat_service.TurnResult`."""
     result = None
     async for event in turn_events(service, session_id, text):
         if event.kind == "done":

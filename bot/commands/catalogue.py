@@ -150,8 +150,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     query = Query(
-        text=args.text, genres=args.genre, people=args.person, exclude_genres=args.not_genre,
-        exclude_people=args.not_person, year=args.years, facts=dict(args.fact),
+        text=args.text, genres=args.genre, people=args.person, unwanted_genres=args.not_genre,
+        unwanted_people=args.not_person, year=args.years, facts=dict(args.fact),
         liked_ids=_resolve(retriever, args.like), disliked_ids=_resolve(retriever, args.dislike),
         exclude_ids=args.exclude, require=["genres"] if args.require_genre else [], k=args.k,
     )

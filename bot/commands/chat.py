@@ -65,7 +65,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     try:
         ensure_indexed(settings, name)
         print(f"Loading the {settings.llm.model} model…", file=sys.stderr)
-        engine = services.engine(settings, name, prompt_set=args.prompt_set, k=args.k)
+        # the conversation lives in this process only (``state``): no session store
+        service = services.chat_service(settings, name, prompt_set=args.prompt_set, k=args.k,
+                                        keep_sessions=False)
     except Exception as exc:  # an actionable message beats a traceback here
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -102,7 +104,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                       else "no recommendations yet to give feedback on")
                 continue
             rec = last[int(arg) - 1]
-            engine.feedback(state, COMMANDS[cmd], rec.id)
+            service.apply_feedback(state, COMMANDS[cmd], rec.id)
             print(f"Noted: {COMMANDS[cmd]} {rec.label}. Ask for more whenever you like.")
             continue
         if cmd.startswith("/"):
@@ -112,7 +114,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         cancel = threading.Event()
         print("bot> ", end="", flush=True)
         try:
-            for event in engine.stream_turn(state, line, cancel):
+            for event in service.stream_unsaved(state, line, cancel):
                 if event.kind == "text":
                     print(event.text, end="", flush=True)
                 elif event.kind == "done" and event.result is not None:

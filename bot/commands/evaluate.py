@@ -36,8 +36,9 @@ examples:
 
 DIALOGUE_HELP = """\
 Play scripted multi-turn conversations (YAML, in English, Chinese and Spanish, on films and recipes)
-through the HTTP API -- the app `recbot serve` runs, built in this process, or a running server with
---server -- and check every turn: the cards (genres, years, runtime and other numeric facts, people by
+through the HTTP API -- of a `recbot serve` started for the run on a free loopback port with the same
+settings (rate limit off; its log is server.log in --out), or of a running server with --server -- and
+check every turn: the cards (genres, years, runtime and other numeric facts, people by
 role, exclusions, items given feedback or already shown never coming back), answers about shown items
 against the catalogue, an honest "I can't" for what the catalogue cannot answer, faithfulness (every
 explanation sentence and card "why" checked against the items' facts; no unfinished sentences, no
@@ -66,10 +67,17 @@ catalogue's review fields) and gradient-boosted trees over catalogue-generic fea
 turns plus the train-extra dialogues mapped onto the bundled films (5-fold CV by dialogue; prints the
 out-of-fold dev numbers; about 10 minutes on 2 cores). Only weights are written, no ReDial rows or counts.
 
+With --from-feedback it tunes a catalogue's own ranker on its users' feedback logs (the configured
+session store): every like / dislike becomes a (conversation so far -> item, label) example, scored with
+the transfer ranker's features, and a small correction of the packaged scorer is fitted on them. Saved
+under the cache dir (rerankers/<catalogue>/feedback/), where retrieval.rerank = "auto" uses it for that
+catalogue; at least 20 like/dislike rows with 5 likes are needed (the error says how many there are).
+
 examples:
   recbot train-reranker --turns ../shared/data/redial/valid_turns.jsonl \\
                         --catalogue ../shared/data/redial/id2info.json
   recbot train-reranker --transfer
+  recbot train-reranker --from-feedback --catalogue movies
 """
 
 
@@ -211,7 +219,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("paths", nargs="*", help="conversation files or folders (default: the packaged eval/dialogues)")
     d.add_argument("--tag", action="append", default=[], help="only conversations with this tag (e.g. slice)")
     d.add_argument("--only", action="append", default=[], help="only the conversation with this id")
-    d.add_argument("--server", help="a running `recbot serve` URL (default: the app built in this process)")
+    d.add_argument("--server", help="a running `recbot serve` URL (default: start one for the run, then stop it)")
     d.add_argument("--model", help="LLM to use instead of the configured one (e.g. smollm2-135m)")
     d.add_argument("--out", help="write result.json and table.txt here")
     d.add_argument("--quiet", action="store_true", help="no line per turn")
@@ -221,6 +229,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--transfer", action="store_true",
                    help="train the packaged transfer ranker (any catalogue) instead of a ReDial-only reranker")
+    t.add_argument("--from-feedback", action="store_true",
+                   help="tune the catalogue's ranker (--catalogue, default the configured one) on the likes and "
+                   "dislikes in the session store")
     t.add_argument("--turns", help="the ReDial turns to train on (JSONL; required without --transfer; "
                    f"with it default {REDIAL_DIR}/valid_turns.jsonl)")
     t.add_argument("--catalogue", help="the ReDial id2info.json (required without --transfer); with --transfer "
@@ -228,7 +239,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--extra", default=f"{REDIAL_DIR}/train_extra_dialogues_raw.jsonl",
                    help="--transfer: raw ReDial dialogues trained on as well (default: %(default)s)")
     t.add_argument("--out", help="--transfer: where to write the model (default: the packaged "
-                   "retrieval/models/transfer/)")
+                   "retrieval/models/transfer/); --from-feedback: default <cache>/rerankers/<catalogue>/feedback/")
     t.add_argument("--epochs", type=_positive, default=6, help="--transfer: two-tower epochs (default 6)")
     t.add_argument("--folds", type=_positive, default=5, help="cross-validation folds, by dialogue (default 5)")
     t.add_argument("--limit", type=_positive, help="only the first N turns")
@@ -258,8 +269,9 @@ def cmd_eval_dialogue(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_redial(args: argparse.Namespace) -> int:
-    from eval.redial import RedialFormatError
-    from eval.redial_runner import RunnerError, print_results, run
+    from eval.redial_format import RedialFormatError
+    from eval.redial_runner import print_results, run
+    from eval.redial_setup import RunnerError
     from retrieval.errors import CatalogueError
     from retrieval.index import IndexUnavailable
 
@@ -275,13 +287,15 @@ def cmd_eval_redial(args: argparse.Namespace) -> int:
 
 
 def cmd_train_reranker(args: argparse.Namespace) -> int:
-    from eval.redial import RedialFormatError
+    from eval.redial_format import RedialFormatError
     from eval.train_reranker import train
     from retrieval.errors import CatalogueError
     from retrieval.index import IndexUnavailable
 
     if args.transfer:
         return _train_transfer(args)
+    if args.from_feedback:
+        return _train_from_feedback(args)
     if not args.turns or not args.catalogue:
         print("error: --turns and --catalogue are required (or use --transfer)", file=sys.stderr)
         return 2
@@ -296,7 +310,7 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
 
 
 def _train_transfer(args: argparse.Namespace) -> int:
-    from eval.redial import RedialFormatError
+    from eval.redial_format import RedialFormatError
     from eval.train_transfer import summary, train_transfer
     from retrieval.errors import CatalogueError
     from retrieval.index import IndexUnavailable
@@ -313,6 +327,32 @@ def _train_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_from_feedback(args: argparse.Namespace) -> int:
+    from bot import services
+    from bot.sessions import SessionStoreError
+    from bot.settings import get_settings
+    from eval.feedback_training import train_from_feedback
+    from retrieval.index import IndexUnavailable
+
+    settings = get_settings()
+    name = args.catalogue or settings.catalogue
+    base = services.transfer_ranker(settings)
+    if base is None:
+        print("error: no packaged transfer ranker to start from (retrieval/models/transfer/); run "
+              "`recbot train-reranker --transfer`", file=sys.stderr)
+        return 2
+    try:
+        retriever = services.retriever(settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
+            update={"rerank": "off"})}), name)
+        report = train_from_feedback(services.session_store(settings), name, retriever, base, settings.cache_dir,
+                                     out=Path(args.out) if args.out else None, seed=args.seed)
+    except (ValueError, IndexUnavailable, SessionStoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
 def _settings_for(args: argparse.Namespace):
     from bot.settings import get_settings
 
@@ -324,18 +364,15 @@ def _settings_for(args: argparse.Namespace):
 
 def cmd_eval_templates(args: argparse.Namespace) -> int:
     from bot.llm.base import LLMError
-    from eval.redial import RedialFormatError
+    from eval.redial_format import RedialFormatError
     from eval.simulator import SimulatorError
     from eval.templates_ab import TemplatesABError, print_result, run
     from retrieval.errors import CatalogueError
     from retrieval.index import IndexUnavailable
 
     try:
-        result = run(args.a, args.b, dialogues_path=args.dialogues_file, turns_path=args.turns,
-                     catalogue_path=args.catalogue, n_dialogues=args.dialogues, max_turns=args.max_turns,
-                     turns_limit=args.turns_limit, k=args.k, seed=args.seed, n_boot=args.bootstrap,
-                     understanding=args.understanding, explanations=args.explanations, replay=args.replay,
-                     settings=_settings_for(args), out_dir=args.out, progress=not args.quiet)
+        result = run(args.a, args.b, _simulator_setup(args, _settings_for(args)), turns_path=args.turns,
+                     turns_limit=args.turns_limit, replay=args.replay)
     except (TemplatesABError, SimulatorError, RedialFormatError, CatalogueError, IndexUnavailable, LLMError,
             FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -344,9 +381,19 @@ def cmd_eval_templates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulator_setup(args: argparse.Namespace, settings):
+    """The options of `_simulator_options` (and --bootstrap, --out, --quiet) as one simulator run."""
+    from eval.version_runs import SimulatorSetup
+
+    return SimulatorSetup(dialogues_path=args.dialogues_file, catalogue_path=args.catalogue, n_dialogues=args.dialogues,
+                          max_turns=args.max_turns, k=args.k, seed=args.seed, n_boot=args.bootstrap,
+                          understanding=args.understanding, explanations=args.explanations, settings=settings,
+                          out_dir=args.out, progress=not args.quiet)
+
+
 def cmd_eval_simulate(args: argparse.Namespace) -> int:
     from bot.llm.base import LLMError
-    from eval.redial import RedialFormatError
+    from eval.redial_format import RedialFormatError
     from eval.simulator import SimulatorError
     from eval.templates_ab import TemplatesABError, simulate, simulate_table
     from retrieval.errors import CatalogueError
@@ -354,11 +401,7 @@ def cmd_eval_simulate(args: argparse.Namespace) -> int:
 
     settings = _settings_for(args)
     try:
-        result = simulate(args.templates or settings.prompt_set, dialogues_path=args.dialogues_file,
-                          catalogue_path=args.catalogue, n_dialogues=args.dialogues, max_turns=args.max_turns,
-                          k=args.k, seed=args.seed, n_boot=args.bootstrap, understanding=args.understanding,
-                          explanations=args.explanations, settings=settings, out_dir=args.out,
-                          progress=not args.quiet)
+        result = simulate(args.templates or settings.prompt_set, _simulator_setup(args, settings))
     except (TemplatesABError, SimulatorError, RedialFormatError, CatalogueError, IndexUnavailable, LLMError,
             FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

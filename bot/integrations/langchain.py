@@ -79,8 +79,8 @@ class RecbotRetriever(BaseRetriever):
             text=text,
             genres=list(self.genres),
             people=list(self.people),
-            exclude_genres=list(self.exclude_genres),
-            exclude_people=list(self.exclude_people),
+            unwanted_genres=list(self.exclude_genres),
+            unwanted_people=list(self.exclude_people),
             year=year,
             k=self.k,
         )

@@ -12,6 +12,7 @@ names the file, package or URL involved.
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
+log = logging.getLogger(__name__)
 
 
 class LLMError(Exception):
@@ -80,14 +82,24 @@ class LLM(ABC):
     name: str
     supports_json_schema: bool = False
 
-    @abstractmethod
     def stream(
         self,
         messages: Sequence[ChatMessage],
         config: GenerationConfig,
         cancel: threading.Event | None = None,
     ) -> Iterator[str]:
-        """Yield the answer's text pieces as they are generated; end early once ``cancel`` is set."""
+        """Yield the answer's text pieces as they are generated; end early once ``cancel`` is set.
+        Raises :class:`LLMError` at once when ``messages`` cannot be sent."""
+        wire = check_messages(messages)
+        if config.json_schema is not None and not self.supports_json_schema:
+            log.debug("%s: json_schema is not enforced by this backend", self.name)
+        return self._stream(wire, config, cancel)
+
+    @abstractmethod
+    def _stream(
+        self, wire: list[dict[str, str]], config: GenerationConfig, cancel: threading.Event | None
+    ) -> Iterator[str]:
+        """The backend's generation, over checked messages in their wire form (``{"role", "content"}``)."""
 
     def complete(
         self,

@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,9 @@ from transformers import (
 
 from bot.llm.base import (
     LLM,
-    ChatMessage,
     GenerationConfig,
     LLMError,
     StopStringFilter,
-    check_messages,
     is_cancelled,
 )
 from bot.llm.models import packaged_model, resolve_gguf
@@ -166,17 +164,6 @@ class TransformersLLM(LLM):
     @property
     def device(self) -> str:
         return str(self._loaded.model.device)
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        wire = check_messages(messages)
-        if config.json_schema is not None:
-            log.debug("%s: json_schema is not enforced by the transformers backend", self.name)
-        return self._stream(wire, config, cancel)
 
     def _stream(
         self, wire: list[dict[str, str]], config: GenerationConfig, cancel: threading.Event | None

@@ -42,11 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=int, default=1, help="slots: requests decoded together (batched)")
     p.add_argument("--alias", default=None, help="the model name clients may send (default: file name)")
     p.add_argument("--no-extra-bufts", action="store_true", help="disable repacked weight buffers")
-    p.add_argument("--watch-parent", action="store_true", help="exit when the parent process exits")
+    p.add_argument("--watch-parent", nargs="?", type=int, const=0, default=None, metavar="PID",
+                   help="exit when the parent process (or process PID, as the supervisor passes it) exits")
     return p
 
 
 def serve(args: argparse.Namespace) -> None:
+    # taken before the model loads, so a parent killed meanwhile is still noticed
+    parent = args.watch_parent or os.getppid()
     import xllamacpp  # imported here: `--help` works without it
 
     params = xllamacpp.CommonParams()
@@ -67,11 +70,28 @@ def serve(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    parent = os.getppid()
     while not stop.wait(_PARENT_POLL_S):
-        if args.watch_parent and os.getppid() != parent:  # reparented: whoever started us is gone
+        if args.watch_parent is not None and not _alive(parent):  # whoever started us is gone
             break
     del server
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return os.getppid() == pid or _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: trust kill(pid, 0)
 
 
 def main(argv: list[str] | None = None) -> int:

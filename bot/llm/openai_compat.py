@@ -18,12 +18,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
 
-from bot.llm.base import LLM, ChatMessage, GenerationConfig, LLMError, check_messages, is_cancelled
+from bot.llm.base import LLM, GenerationConfig, LLMError, is_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +95,6 @@ class OpenAICompatLLM(LLM):
                     "json_schema": {"name": "answer", "schema": config.json_schema},
                 }
         return body
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        wire = check_messages(messages)
-        return self._stream(wire, config, cancel)
 
     def _stream(
         self, wire: list[dict[str, str]], config: GenerationConfig, cancel: threading.Event | None

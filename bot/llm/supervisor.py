@@ -50,7 +50,7 @@ class ServerConfig:
         args = [
             sys.executable, "-m", "bot.llm.llama_server", "--model", str(self.model_path),
             "--threads", str(self.threads), "--ctx", str(self.n_ctx), "--parallel", str(self.parallel),
-            "--alias", self.model_path.stem, "--watch-parent",
+            "--alias", self.model_path.stem, "--watch-parent", str(os.getpid()),
         ]
         return args if self.extra_bufts else [*args, "--no-extra-bufts"]
 

@@ -90,32 +90,32 @@ class SQLiteSessionStore(SessionStore):
             if cur.rowcount == 0:
                 raise SessionNotFound(session_id)
 
-    def add_message(self, session_id: str, role: str, text: str, data: dict[str, Any] | None = None) -> int:
+    def _of_session(self, session_id: str, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[Any], int]:
+        """Run ``sql`` with ``(session_id, *params)`` in one transaction, once the session is known to
+        exist: the rows it selects and the id of the row it inserts."""
         with self._conn() as con:
             self._require(con, session_id)
-            cur = con.execute("INSERT INTO messages (session_id, role, text, data, created) VALUES (?, ?, ?, ?, ?)",
-                              (session_id, role, text, json.dumps(data or {}), time.time()))
-            return int(cur.lastrowid)
+            cur = con.execute(sql, (session_id, *params))
+            return cur.fetchall(), int(cur.lastrowid or 0)
+
+    def add_message(self, session_id: str, role: str, text: str, data: dict[str, Any] | None = None) -> int:
+        return self._of_session(
+            session_id, "INSERT INTO messages (session_id, role, text, data, created) VALUES (?, ?, ?, ?, ?)",
+            (role, text, json.dumps(data or {}), time.time()))[1]
 
     def messages(self, session_id: str) -> list[Message]:
-        with self._conn() as con:
-            self._require(con, session_id)
-            rows = con.execute("SELECT session_id, role, text, created, data, id FROM messages WHERE session_id = ? "
-                               "ORDER BY id", (session_id,)).fetchall()
+        rows = self._of_session(session_id, "SELECT session_id, role, text, created, data, id FROM messages "
+                                            "WHERE session_id = ? ORDER BY id")[0]
         return [Message(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
 
     def add_feedback(self, session_id: str, kind: str, target: str) -> int:
-        with self._conn() as con:
-            self._require(con, session_id)
-            cur = con.execute("INSERT INTO feedback (session_id, kind, target, created) VALUES (?, ?, ?, ?)",
-                              (session_id, kind, target, time.time()))
-            return int(cur.lastrowid)
+        return self._of_session(
+            session_id, "INSERT INTO feedback (session_id, kind, target, created) VALUES (?, ?, ?, ?)",
+            (kind, target, time.time()))[1]
 
     def feedback(self, session_id: str) -> list[Feedback]:
-        with self._conn() as con:
-            self._require(con, session_id)
-            rows = con.execute("SELECT session_id, kind, target, created, id FROM feedback WHERE session_id = ? "
-                               "ORDER BY id", (session_id,)).fetchall()
+        rows = self._of_session(session_id, "SELECT session_id, kind, target, created, id FROM feedback "
+                                            "WHERE session_id = ? ORDER BY id")[0]
         return [Feedback(*r) for r in rows]
 
     def list_sessions(self, limit: int = 100) -> list[str]:

@@ -56,7 +56,7 @@ def _e(value: Any) -> str:
 
 
 def as_card(rec: Any) -> dict[str, Any]:
-    """A :class:`bot.engine.Recommendation` (or its dict) as a plain dict the UI can keep in state."""
+    """A :class:`~bot.chat_service.Recommendation` (or its dict) as a plain dict the UI can keep in state."""
     if is_dataclass(rec) and not isinstance(rec, type):
         return asdict(rec)
     if isinstance(rec, Mapping):

@@ -6,7 +6,8 @@
   recommendations, LLM backend/model, prompt set) through :mod:`bot.services`, and keeps them, so
   switching settings back and forth is instant; every engine uses the app's one prompt library, so a
   version saved in the prompt lab is live in the chat at the next turn;
-- shares one session store between all of them (one SQLite file);
+- shares one :class:`~bot.chat_service.SessionService` (one session store, one set of session locks)
+  between all of them, and reads and writes sessions only through it;
 - keeps a :class:`threading.Event` per running turn, which the Stop button sets: the engine and the
   LLM check it between tokens, so generation really stops (and the partial reply is stored, marked
   cancelled);
@@ -25,8 +26,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from bot import services
-from bot.chat_service import ChatService
-from bot.sessions import SessionNotFound, SessionStore
+from bot.chat_service import ChatService, SessionService
+from bot.sessions import SessionNotFound
 from bot.settings import Settings
 from bot.state import SessionState
 from prompts.loader import PromptLibrary
@@ -87,17 +88,18 @@ class AppController:
         # edited versions are saved); the folder must exist before the library is opened
         (settings.data_dir / "prompts").mkdir(parents=True, exist_ok=True)
         if chat_service is not None:
-            cfg = chat_service.engine.config
+            cfg = chat_service.config
             self.default_profile = Profile(
                 catalogue=chat_service.catalogue, k=cfg.k, backend=settings.llm.backend,
                 model=settings.llm.model, base_url=settings.llm.base_url, prompt_set=cfg.prompt_set)
-            self.store: SessionStore = chat_service.store
-            self.library: PromptLibrary = library or chat_service.engine.prompts
-            chat_service.engine.prompts = self.library
+            self.sessions: SessionService = chat_service
+            self.library: PromptLibrary = library or chat_service.prompt_library
+            if self.library is not chat_service.prompt_library:  # the same service, on the app's templates
+                chat_service = chat_service.with_prompts(self.library)
             self._services[self.default_profile] = chat_service
         else:
             self.default_profile = Profile.from_settings(settings)
-            self.store = services.session_store(settings)
+            self.sessions = services.session_service(settings)
             self.library = library or services.prompt_library(settings)
 
     # ------------------------------------------------------------------------------ services
@@ -117,10 +119,8 @@ class AppController:
         if found is not None:
             return found
         self.library.names(profile.prompt_set)  # an unknown set fails here, not mid-turn
-        engine = services.engine(profile.settings(self.settings), profile.catalogue,
-                                 prompt_set=profile.prompt_set, k=profile.k)
-        engine.prompts = self.library
-        built = ChatService(engine, self.store, profile.catalogue)
+        built = services.chat_service(profile.settings(self.settings), profile.catalogue,
+                                      prompts=self.library, sessions=self.sessions)
         log.info("built a chat service for %s", profile)
         with self._lock:
             return self._services.setdefault(profile, built)
@@ -130,45 +130,45 @@ class AppController:
         """``session_id`` when it exists and is about ``catalogue``, else the id of a new session."""
         if session_id:
             try:
-                if self.store.get(session_id).catalogue == catalogue:
+                if self.sessions.get_session(session_id).catalogue == catalogue:
                     return session_id
             except SessionNotFound:
                 log.info("session %s is gone; starting a new one", session_id)
-        return self.store.create(catalogue, {"source": "app"}).id
+        return self.sessions.create_session_for(catalogue, {"source": "app"}).id
 
     def session_exists(self, session_id: str | None, catalogue: str | None = None) -> bool:
         if not session_id:
             return False
         try:
-            session = self.store.get(session_id)
+            session = self.sessions.get_session(session_id)
         except SessionNotFound:
             return False
         return catalogue is None or session.catalogue == catalogue
 
     def snapshot(self, session_id: str) -> dict[str, Any]:
         """The state before a turn, and how much feedback had been stored by then (see :meth:`restore`)."""
-        session = self.store.get(session_id)
+        session = self.sessions.get_session(session_id)
         return {"state": session.state.model_dump_json(),
-                "feedback_count": len(self.store.feedback(session_id))}
+                "feedback_count": len(self.sessions.feedback_given(session_id))}
 
     def restore(self, session_id: str, snapshot: dict[str, Any], exclude: list[str] | None = None) -> SessionState:
         """Put the state of ``snapshot`` back, re-applying item feedback stored after it was taken.
 
         ``exclude``: items the retried turn showed; they count as shown, so Retry gives a different list."""
         state = SessionState.model_validate_json(snapshot["state"])
-        for fb in self.store.feedback(session_id)[int(snapshot["feedback_count"]):]:
+        for fb in self.sessions.feedback_given(session_id)[int(snapshot["feedback_count"]):]:
             if fb.kind in ITEM_FEEDBACK:
                 state.apply_feedback(fb.kind, fb.target)  # type: ignore[arg-type]
         for item_id in exclude or ():
             if item_id not in state.shown_ids:
                 state.shown_ids.append(item_id)
-        self.store.save_state(session_id, state)
+        self.sessions.save_state(session_id, state)
         return state
 
     def item_feedback(self, session_id: str) -> dict[str, str]:
         """The latest like / dislike / seen per item of a session."""
         latest: dict[str, str] = {}
-        for fb in self.store.feedback(session_id):
+        for fb in self.sessions.feedback_given(session_id):
             if fb.kind in ITEM_FEEDBACK:
                 latest[fb.target] = fb.kind
         return latest

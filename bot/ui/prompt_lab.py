@@ -8,9 +8,10 @@ What it does, and with what:
   (:func:`session_variables`: what is known about the person, the last message, the last cards, the
   catalogue's genres...), shown as JSON you can change before rendering.
 - **Compare** two versions side by side (:func:`compare`): the same user message runs through two
-  engines that differ only in that template (a pinned version, or the unsaved editor text), each on
-  its own copy of the session's state from *before* the last turn, with the same seed. Retrieval is
-  the same, so the replies differ because of the prompt.
+  chat services derived from the page's (:meth:`ChatService.with_prompts`) that differ only in that
+  template (a pinned version, or the unsaved editor text), each on its own copy of the session's
+  state from *before* the last turn, with the same seed, stored nowhere. Retrieval is the same, so
+  the replies differ because of the prompt.
 - **Save** the edited text as a new version with :meth:`PromptLibrary.save_version` (never an
   overwrite); the chat uses it from the next turn (the library hot-reloads).
 """
@@ -20,11 +21,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.engine import ConversationEngine, TurnResult
+from bot.chat_service import ChatService, TurnResult
 from bot.state import SessionState
 from bot.ui.controller import TURN_CONCURRENCY
 from prompts.loader import BASE_SET, PromptError, PromptLibrary, PromptTemplate, parse_template
@@ -80,7 +81,7 @@ def resolve(library: PromptLibrary, name: str, set_name: str, version: str | Non
 
 
 # ------------------------------------------------------------------------------------ variables
-def session_variables(engine: ConversationEngine, state: SessionState, user_message: str,
+def session_variables(service: ChatService, state: SessionState, user_message: str,
                       cards: list[dict[str, Any]]) -> dict[str, Any]:
     """Every variable the packaged templates use, filled the way the engine fills them for this session.
 
@@ -88,10 +89,10 @@ def session_variables(engine: ConversationEngine, state: SessionState, user_mess
     :meth:`ConversationEngine._messages` and :meth:`ConversationEngine.understand`; values a turn
     would decide (the slot to ask about) take the engine's usual first choice.
     """
-    cfg = engine.config
+    cfg = service.config
 
     def label(item_id: str) -> str:
-        it = engine.catalogue.get(item_id)
+        it = service.item(item_id)
         return it.label if it else item_id
 
     items = [{"label": c.get("label") or c.get("title"), "facts": c.get("facts") or {},
@@ -99,7 +100,7 @@ def session_variables(engine: ConversationEngine, state: SessionState, user_mess
     # "item" is the first card (what recommend_item explains), with the catalogue's people and text
     # too (what answer and explain quote), so any of those templates renders
     item: dict[str, Any] = dict(items[0]) if items else {}
-    first = engine.catalogue.get(cards[0]["id"]) if cards else None
+    first = service.item(cards[0]["id"]) if cards else None
     if first is not None:
         item.update(people=list(first.people[:6]), text=first.text)
     return {
@@ -108,14 +109,14 @@ def session_variables(engine: ConversationEngine, state: SessionState, user_mess
         "asked_before": state.asked_questions[-3:], "slot": (state.asked_slots or ["genre"])[-1],
         "items": items, "item": item,
         "last_recommendations": [label(i) for i in state.last_recommendations],
-        "genres": sorted(engine.understander.vocab.genre_names),
+        "genres": service.genre_names(),
         "json_schema": _understand_schema(),
     }
 
 
 def _understand_schema() -> str:
     """The JSON schema the ``understand`` template shows the model, as the engine passes it."""
-    from bot.understand import llm_json_schema
+    from bot.understanding import llm_json_schema
 
     return llm_json_schema()
 
@@ -158,15 +159,16 @@ class SideResult:
         return "\n".join(lines)
 
 
-def compare(engine: ConversationEngine, library: PromptLibrary, name: str,
+def compare(service: ChatService, library: PromptLibrary, name: str,
             sides: list[tuple[str, str, PromptTemplate]], state: SessionState, message: str,
             cancel: Any = None) -> Iterator[list[SideResult]]:
-    """Run ``message`` through one engine per side and yield every side's progress as it streams.
+    """Run ``message`` through one service per side and yield every side's progress as it streams.
 
-    ``sides`` are ``(label, prompt set, template)``: each engine is ``engine`` with template ``name``
-    pinned to ``template`` and the side's prompt set, on its own deep copy of ``state``. The catalogue,
-    LLM and understander are shared, so only the prompt differs. Sides run one after the other (one
-    LLM); ``cancel`` (a ``threading.Event``) stops the one running and skips the rest.
+    ``sides`` are ``(label, prompt set, template)``: each side is ``service`` with template ``name``
+    pinned to ``template`` and the side's prompt set (:meth:`ChatService.with_prompts`), on its own
+    deep copy of ``state``, stored nowhere. The catalogue, LLM and understander are shared, so only the
+    prompt differs. Sides run one after the other (one LLM); ``cancel`` (a ``threading.Event``) stops
+    the one running and skips the rest.
     """
     results = [SideResult(label) for label, _, _ in sides]
     for res, (_, set_name, template) in zip(results, sides, strict=True):
@@ -174,12 +176,10 @@ def compare(engine: ConversationEngine, library: PromptLibrary, name: str,
             res.error = "stopped"
             yield results
             continue
-        config = replace(engine.config, prompt_set=set_name, seed=COMPARE_SEED)
-        pinned = PinnedLibrary(library, {name: template})
-        side_engine = ConversationEngine(engine.catalogue, engine.llm, pinned, config,
-                                         understander=engine.understander)
+        side = service.with_prompts(PinnedLibrary(library, {name: template}), prompt_set=set_name,
+                                    seed=COMPARE_SEED)
         try:
-            for event in side_engine.stream_turn(state.model_copy(deep=True), message, cancel):
+            for event in side.stream_unsaved(state.model_copy(deep=True), message, cancel):
                 if event.kind == "text":
                     res.text += event.text
                 elif event.kind == "done":
@@ -199,7 +199,7 @@ def _last_cards(ctrl: AppController, session_id: str | None) -> tuple[str, list[
         return "", []
     assert session_id is not None
     last_user, cards = "", []
-    for m in ctrl.store.messages(session_id):
+    for m in ctrl.sessions.messages(session_id):
         if m.role == "user":
             last_user = m.text
         elif m.data.get("recommendations"):
@@ -300,10 +300,10 @@ def build_prompt_lab(ctrl: AppController, session_id: gr.State, profile: gr.Stat
             template = draft_template(text, name, set_name)
         except PromptError as exc:
             return gr.skip(), f"error: {exc}"
-        engine = ctrl.service(prof).engine
-        state = ctrl.store.get(sid).state if ctrl.session_exists(sid) else SessionState()
+        service = ctrl.service(prof)
+        state = ctrl.sessions.get_session(sid).state if ctrl.session_exists(sid) else SessionState()
         last_user, cards = _last_cards(ctrl, sid)
-        values, lacking = variables_for(template, session_variables(engine, state, last_user, cards))
+        values, lacking = variables_for(template, session_variables(service, state, last_user, cards))
         for n in lacking:
             values[n] = ""
         note = (f"no session value for {lacking}: fill them in" if lacking
@@ -351,17 +351,17 @@ def build_prompt_lab(ctrl: AppController, session_id: gr.State, profile: gr.Stat
         except PromptError as exc:
             yield "", "", f"error: {exc}", ""
             return
-        engine = ctrl.service(prof).engine
+        service = ctrl.service(prof)
         if turn and turn.get("text") == msg and turn.get("state"):
             state = SessionState.model_validate_json(turn["state"])  # as it was before that message
         elif ctrl.session_exists(sid):
-            state = ctrl.store.get(sid).state
+            state = ctrl.sessions.get_session(sid).state
         else:
             state = SessionState()
         key = f"lab:{sid or 'anonymous'}"
         cancel = ctrl.begin(key)
         try:
-            for results in compare(engine, lib, name, sides, state, msg, cancel):
+            for results in compare(service, lib, name, sides, state, msg, cancel):
                 a, b = results
                 yield a.text, b.text, a.details(), b.details()
         finally:

@@ -83,6 +83,7 @@ class Lexicon:
     positive: list[str] = field(default_factory=list)
     negative: list[str] = field(default_factory=list)
     request: list[str] = field(default_factory=list)
+    small_talk: list[str] = field(default_factory=list)  # greetings, thanks: no preference to read
     clause_breaks: list[str] = field(default_factory=list)
 
     def modifier_phrases(self) -> dict[str, Modifier]:
@@ -125,7 +126,7 @@ def _merge_file(lex: Lexicon, path: Path) -> None:
     for name in ("sentiment_words", "reserved_words", "filler_words", "never_titles"):
         getattr(lex, name).update(_words(data.get(name), f"{path}: {name}"))
     for name in ("person_cues", "pronoun_refs", "off_topic", "prompt_leak", "injection", "negation", "positive",
-                 "negative", "request", "clause_breaks"):
+                 "negative", "request", "small_talk", "clause_breaks"):
         getattr(lex, name).extend(_words(data.get(name), f"{path}: {name}"))
     lex.people_aliases.update({str(k): str(v) for k, v in (data.get("people_aliases") or {}).items()})
     lex.title_aliases.update({str(k): str(v) for k, v in (data.get("title_aliases") or {}).items()})

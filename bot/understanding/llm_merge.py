@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from rapidfuzz import fuzz
 
 from bot.titles import normalize
-from bot.understanding.patterns import E, W
+from bot.understanding.patterns import CJK_DECADE_RE, DECADE_WORDS, OLD_RE, RECENT_RE, E, W, fold_chars
 from bot.understanding.preferences import Feedback, Understanding
 from bot.understanding.references import add
 from bot.understanding.vocabulary import Vocabulary
@@ -150,6 +150,15 @@ def _grounded(phrase: str, message: str, threshold: float = 85.0) -> bool:
 
 
 _TITLE_YEAR = re.compile(r"\(\s*(?:18|19|20)\d\d\s*\)")
+_DECADE_WORD = re.compile(W + "(?:" + "|".join(map(re.escape, DECADE_WORDS)) + ")" + E, re.IGNORECASE)
+
+
+def _speaks_of_time(text: str) -> bool:
+    """The message says something about when (a number, a decade, "old", "recent"): only then may the LLM's
+    years be kept. Small models otherwise copy the years of the prompt's example into a plain "hello"."""
+    folded = fold_chars(text)
+    return bool(re.search(r"\d", text) or _DECADE_WORD.search(folded) or OLD_RE.search(folded)
+                or RECENT_RE.search(folded) or CJK_DECADE_RE.search(text) or "年" in text)
 
 
 _Reply = TypeVar("_Reply", bound=BaseModel)
@@ -231,7 +240,7 @@ def merge_llm_output(understanding: Understanding, data: dict[str, Any] | str, v
     add(u.people, [p for p in people(prefs.wanted_people) if p not in u.unwanted_people])
     add(u.unwanted_people, [p for p in people(prefs.unwanted_people) if p not in u.people])
 
-    if u.year is None:
+    if u.year is None and _speaks_of_time(text):
         lo, hi = prefs.year_min, prefs.year_max
         # "like The Babadook (2014)" names a film, not a wish for films from 2014 on: a year the message
         # gives only in parentheses after a title is no year preference (small models copy it anyway)

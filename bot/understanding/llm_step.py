@@ -26,6 +26,7 @@ from bot.understanding.llm_merge import (
 )
 from bot.understanding.patterns import POSITIVE, SIMILAR
 from bot.understanding.preferences import Understanding
+from bot.understanding.topics import is_small_talk
 from bot.understanding.vocabulary import Vocabulary
 from prompts.loader import PromptLibrary
 
@@ -61,7 +62,8 @@ class LLMReader:
             u = self.foreign_titles(u, cancel)  # "我喜欢肖申克": the original title, then the catalogue
         # the LLM is consulted when rules found nothing to hold on to (or always, if configured)
         found = u.has_preferences() or u.feedback or u.about_id or u.asks_for_recommendation
-        if u.intent in ("off_topic", "prompt_leak") or (mode == "auto" and (found or len(u.text.split()) < 4)):
+        if u.intent in ("off_topic", "prompt_leak") or (
+                mode == "auto" and (found or len(u.text.split()) < 4 or is_small_talk(u.text))):
             return u
         tpl = self.prompts.get("understand", set=self.prompt_set)
         titles = self.vocab.titles

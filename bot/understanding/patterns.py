@@ -1,7 +1,9 @@
 """Regular expressions of the parser: negation scope, clause breaks, sentiment, requests, years, facts.
 
-The English grammar is written here as patterns; the other languages add their trigger phrases from the
-lexicon files (``negation``, ``positive``, ``negative``, ``request``, ``clause_breaks``). Patterns run on
+The English grammar is written here as patterns, and its cue phrase lists (liked, disliked, requests,
+"seen", "similar to"…) as regular expressions in ``lexicon/en_cues.yaml``; the other languages add their
+trigger phrases from the lexicon files (``negation``, ``positive``, ``negative``, ``request``,
+``clause_breaks``). Patterns run on
 text whose accents are folded (:func:`fold_chars`, same length as the original), so "acción" and
 "accion" match alike and spans still index the original text.
 """
@@ -12,9 +14,12 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from bot.understanding.lexicon import is_cjk, load_lexicon
+import yaml
+
+from bot.understanding.lexicon import LEXICON_DIR, LexiconError, is_cjk, load_lexicon
 
 _LEX = load_lexicon()
+CUES_FILE = LEXICON_DIR / "en_cues.yaml"  # the English cue phrases, as regular expressions
 
 
 def fold_chars(text: str) -> str:
@@ -40,10 +45,17 @@ def alternation(phrases: Iterable[str]) -> str:
 
 W = r"(?<![\w'’])"  # word start
 E = r"(?![\w'’])"  # word end
-NEG_EXCEPTIONS = re.compile(
-    W + r"(?:(?:do|would|does|did)(?:n'?t|n’t| not) mind|can(?:'?t|’t|not| not) (?:wait|get enough)"
-    r"|not (?:bad|too bad|only)|no (?:problem|worries|preference|idea)|never mind|nothing (?:else|more)"
-    r"|if not|whether or not|or not|not sure|no matter)" + E, re.IGNORECASE)
+_CUES: dict[str, list[str]] = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))
+
+
+def _cue(name: str, phrases: Iterable[str] | None = None) -> re.Pattern[str]:
+    """The cue ``name`` of :data:`CUES_FILE` as whole words, then the other languages' ``phrases``."""
+    try:
+        pattern = W + "(?:" + "|".join(_CUES[name]) + ")" + E
+        return re.compile(pattern + ("" if phrases is None else "|" + alternation(phrases)), re.IGNORECASE)
+    except (KeyError, TypeError, re.error) as exc:
+        raise LexiconError(f"{CUES_FILE}: key {name!r}: {type(exc).__name__}: {exc}") from exc
+NEG_EXCEPTIONS = _cue("neg_exceptions")
 NEG_TRIGGER = re.compile(
     W + r"(?:anything|everything|all|whatever|something) (?:but|except|other than)" + E + r"|"
     + W + r"(?:no|not|nothing|none|without|except|excluding|exclude|avoid|avoiding|skip|never|nor|"
@@ -60,41 +72,13 @@ CLAUSE_BREAK = re.compile(
     + r"|" + W + r"and(?=\s+(?:i|we)?\s*(?:really\s+)?"
     r"(?:love|loved|like|liked|enjoy|enjoyed|adore|adored|want|prefer)" + E + r")|"
     + alternation(_LEX.clause_breaks), re.IGNORECASE)
-POSITIVE = re.compile(
-    W + r"(?:love|loved|loves|loving|like|liked|likes|enjoy|enjoyed|enjoys|adore|adored|favou?rite|"
-    r"great|amazing|awesome|fantastic|brilliant|excellent|perfect|wonderful|good|best|fun|classic|"
-    r"masterpiece|incredible|beautiful|cool|nice|into|fan of)" + E + "|" + alternation(_LEX.positive),
-    re.IGNORECASE)
-NEGATIVE = re.compile(
-    W + r"(?:terrible|awful|boring|bored|bad|worst|sucked|sucks|overrated|meh|disappointing|"
-    r"disappointed|dull|stupid|hated|hate|horrible|dreadful|annoying|too (?:long|slow|scary|violent|sad)|"
-    r"bores? me|leaves? me cold|gets? on my nerves|"
-    r"not (?:for me|my thing|my cup of tea|good|great|that good|that great)|wasn'?t (?:good|great|for me)|"
-    r"didn'?t (?:like|enjoy|love)|did not (?:like|enjoy|love))" + E + "|" + alternation(_LEX.negative),
-    re.IGNORECASE)
-SIMILAR = re.compile(
-    W + r"(?:like|similar to|such as|in the style of|along the lines of|reminds? me of|same as|"
-    r"in the vein of|kind of like|more like|something like|stuff like|movies like|films like)" + E,
-    re.IGNORECASE)
-SEEN = re.compile(
-    W + r"(?:seen|saw|watched|already watched|already seen|have seen|i'?ve seen|watched it|seen it|"
-    r"know it|know that one)" + E, re.IGNORECASE)
-REQUEST = re.compile(
-    W + r"(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|ideas|any idea|"
-    r"what should i (?:watch|see|try|cook|make|eat)|what to (?:watch|see)|give me|show me|find me|"
-    r"surprise me|just pick|pick (?:one|something)|go ahead|another|more like|more of|one more|some more|"
-    r"more (?:movies|films|suggestions|recommendations|options|please)|give me more|other options|"
-    r"what else|anything else|something else|something different|any (?:good )?(?:movies?|films?)|"
-    r"i(?:'m| am) looking for|looking for|can you (?:find|suggest|recommend)|"
-    r"(?:what|how) about (?:something|anything|some|a|an))" + E + "|" + alternation(_LEX.request),
-    re.IGNORECASE)
-DESIRE = re.compile(
-    W + r"(?:i'?d like|i would like|i want|i wanna|i need|looking for|in the mood for|"
-    r"want to (?:watch|see|cook|make)|"
-    r"something to (?:watch|see|cook|eat)|help me (?:find|choose|pick)|movie night)" + E, re.IGNORECASE)
-WISH_CUE = re.compile(
-    W + r"(?:something|anything|movies?|films?|shows?|recipes?|dish|about|with|want|wants|like|looking for|"
-    r"set in|featuring|involving|where|in which|based on)" + E, re.IGNORECASE)
+POSITIVE = _cue("positive", _LEX.positive)
+NEGATIVE = _cue("negative", _LEX.negative)
+SIMILAR = _cue("similar")
+SEEN = _cue("seen")
+REQUEST = _cue("request", _LEX.request)
+DESIRE = _cue("desire")
+WISH_CUE = _cue("wish_cue")
 QUESTION_START = re.compile(
     r"^\s*[¿]?(?:what|who|whom|when|where|which|why|how|is|are|was|were|does|do|did|can|could|has|have|"
     r"tell me|say|explain|quien|que|cual|cuando|cuanto|como|donde|hay)" + E + r"|^\s*¿"
@@ -108,9 +92,8 @@ REF_ORDINAL = re.compile(
     + r"|(?P<ordz>" + "|".join(sorted(_CJK_ORDS, key=len, reverse=True)) + r")(?:部|个|道|条)?"
     + r"|" + W + r"(?:number|no\.?|#)\s*(?P<num>[1-9])" + E
     + r"|" + W + r"(?:option|item)\s+(?P<num2>[1-9])" + E, re.IGNORECASE)
-REF_ALL = re.compile(
-    W + r"(?:all of them|all of those|all three|both|all those|each of them|every one)" + E, re.IGNORECASE)
-REF_NONE = re.compile(W + r"(?:none of them|none of those|neither)" + E, re.IGNORECASE)
+REF_ALL = _cue("ref_all")
+REF_NONE = _cue("ref_none")
 REF_PRONOUN = re.compile(alternation(_LEX.pronoun_refs), re.IGNORECASE)
 
 DECADE_WORDS: dict[str, int] = {k: v for k, v in _LEX.decade_words.items() if not is_cjk(k)}
@@ -139,10 +122,8 @@ AFTER = re.compile(
     r"(?P<dec>" + DECADE.replace("?P<", "?P<a_") + r")(?P<on2>\s+(?:on|onwards?))?)" + E, re.IGNORECASE)
 DECADE_RE = re.compile(W + r"(?:" + DECADE + r")" + E, re.IGNORECASE)
 YEAR_RE = re.compile(W + r"(?:in|from|of|released in)?\s*(?P<y>" + YEAR + r")" + E, re.IGNORECASE)
-OLD_RE = re.compile(W + r"(?:classics?|oldies|old(?:er)? (?:movies|films|ones|stuff)|golden age|vintage)"
-                     + E, re.IGNORECASE)
-RECENT_RE = re.compile(W + r"(?:recent|newer|latest|modern|new releases?|new (?:movies|films|ones))" + E,
-                        re.IGNORECASE)
+OLD_RE = _cue("old")
+RECENT_RE = _cue("recent")
 NUM = r"(?P<n>\d+(?:\.\d+)?)"
 FACT_RE = re.compile(
     W + r"(?P<op>under|less than|fewer than|below|at most|max(?:imum)?|no more than|not more than|"

@@ -3,8 +3,9 @@
 :class:`Preferences` is what a person wants and does not want, in catalogue terms (item ids, the
 catalogue's genre names, people as the catalogue writes them, year and fact ranges, moods and free-text
 wishes). :class:`Understanding` (one message) and :class:`bot.state.SessionState` (the conversation)
-both *are* preferences, so the two never drift apart; :meth:`Preferences.to_query` turns them into the
-retrieval :class:`~retrieval.schema.Query` (where unwanted genres and people are called ``exclude_*``).
+both *are* preferences, so the two never drift apart. The wanted and unwanted things a retrieval
+:class:`~retrieval.schema.Query` also takes are declared once, in :class:`~retrieval.schema.Taste`, so
+:meth:`Preferences.to_query` copies them by name.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from retrieval.schema import Query, Range
+from retrieval.schema import Query, Taste
 
 Intent = Literal["recommend", "ask_about", "feedback", "chitchat", "off_topic", "prompt_leak"]
 FeedbackKind = Literal["like", "dislike", "seen"]
@@ -30,20 +31,16 @@ class Feedback:
     item_id: str
 
 
-class Preferences(BaseModel):
-    """Wanted and unwanted things. All ids are catalogue item ids; genres and people are catalogue names."""
+class Preferences(Taste):
+    """Wanted and unwanted things. All ids are catalogue item ids; genres and people are catalogue names.
+
+    Beyond the :class:`~retrieval.schema.Taste` a query takes: items seen, moods, free-text wishes,
+    series to leave out, diets, and the unwanted things as the person named them.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    liked_ids: list[str] = Field(default_factory=list)
-    disliked_ids: list[str] = Field(default_factory=list)
     seen_ids: list[str] = Field(default_factory=list)
-    genres: list[str] = Field(default_factory=list)
-    unwanted_genres: list[str] = Field(default_factory=list)
-    people: list[str] = Field(default_factory=list)
-    unwanted_people: list[str] = Field(default_factory=list)
-    year: Range | None = None
-    facts: dict[str, Range] = Field(default_factory=dict)
     moods: list[str] = Field(default_factory=list)
     unwanted_moods: list[str] = Field(default_factory=list)
     wishes: list[str] = Field(default_factory=list)
@@ -66,21 +63,10 @@ class Preferences(BaseModel):
         return "; ".join(parts)
 
     def to_query(self, k: int = 10, exclude_ids: list[str] | None = None) -> Query:
-        """The retrieval request these preferences make."""
-        return Query(
-            text=self.query_text(),
-            genres=list(self.genres),
-            people=list(self.people),
-            exclude_genres=list(self.unwanted_genres),
-            exclude_people=list(self.unwanted_people),
-            year=self.year,
-            facts=dict(self.facts),
-            liked_ids=list(self.liked_ids[-MAX_LIKED_IN_QUERY:]),
-            disliked_ids=list(self.disliked_ids),
-            exclude_ids=list(exclude_ids if exclude_ids is not None else
-                             dict.fromkeys([*self.disliked_ids, *self.seen_ids, *self.liked_ids])),
-            k=k,
-        )
+        """The retrieval request these preferences make: the taste, the most recent liked items, the text."""
+        taste = self.taste() | {"liked_ids": list(self.liked_ids[-MAX_LIKED_IN_QUERY:])}
+        excluded = exclude_ids if exclude_ids is not None else [*self.disliked_ids, *self.seen_ids, *self.liked_ids]
+        return Query(**taste, text=self.query_text(), exclude_ids=list(dict.fromkeys(excluded)), k=k)
 
 
 class Understanding(Preferences):

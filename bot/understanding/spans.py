@@ -59,8 +59,7 @@ def decade_range(m: re.Match[str], prefix: str = "") -> tuple[int, int] | None:
     if "d4" in g:
         start = int(g["d4"])
     elif "d2" in g:
-        d = int(g["d2"])
-        start = 1900 + d if d >= 20 else 2000 + d
+        start = _decade_start(int(g["d2"]))
     elif "dw" in g:
         start = DECADE_WORDS[g["dw"].lower()]
     else:
@@ -75,6 +74,11 @@ def decade_range(m: re.Match[str], prefix: str = "") -> tuple[int, int] | None:
     return start, start + 9
 
 
+def _decade_start(d: int) -> int:
+    """The first year of a decade written with four digits (1980) or two (80 -> 1980, 10 -> 2010)."""
+    return d if d >= 1000 else (1900 + d if d >= 20 else 2000 + d)
+
+
 def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> tuple[list[Span], Range | None]:
     """Years, decades and ranges in ``text`` ("80s", "after 2000", "八十年代", "los 90") and the range they make."""
     spans: list[Span] = []
@@ -84,6 +88,12 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
 
     def free(a: int, b: int) -> bool:
         return not any(s.start < b and a < s.end for s in spans)
+
+    def named(start: int, end: int, years: tuple[int, int]) -> None:
+        """A span naming ``years``: wanted unless the message negates it."""
+        spans.append(Span(start, end, "year", years))
+        if not in_ranges(start, negated):
+            unions.append(years)
 
     for m in RANGE_BETWEEN.finditer(text):
         a, b = (int(m["a"]), int(m["b"])) if m["a"] else (int(m["c"]), int(m["d"]))
@@ -135,14 +145,8 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
     for m in CJK_DECADE_RE.finditer(text):
         if not free(m.start(), m.end()):
             continue
-        if m["d"]:
-            d = int(m["d"])
-            start = d if d >= 1000 else (1900 + d if d >= 20 else 2000 + d)
-        else:
-            start = CJK_DECADE_WORDS[m["w"]]
-        spans.append(Span(m.start(), m.end(), "year", (start, start + 9)))
-        if not in_ranges(m.start(), negated):
-            unions.append((start, start + 9))
+        start = _decade_start(int(m["d"])) if m["d"] else CJK_DECADE_WORDS[m["w"]]
+        named(m.start(), m.end(), (start, start + 9))
     for m in CJK_YEAR_RE.finditer(text):
         if not free(m.start(), m.end()):
             continue
@@ -157,27 +161,20 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
     for m in ES_DECADE_RE.finditer(text):
         if not free(m.start(), m.end()):
             continue
-        d = int(m["d"])
-        start = d if d >= 1000 else (1900 + d if d >= 20 else 2000 + d)
-        spans.append(Span(m.start(), m.end(), "year", (start, start + 9)))
-        if not in_ranges(m.start(), negated):
-            unions.append((start, start + 9))
+        start = _decade_start(int(m["d"]))
+        named(m.start(), m.end(), (start, start + 9))
     for m in DECADE_RE.finditer(text):
         if not free(m.start(), m.end()):
             continue
         dec = decade_range(m)
         if dec is None:
             continue
-        spans.append(Span(m.start(), m.end(), "year", dec))
-        if not in_ranges(m.start(), negated):
-            unions.append(dec)
+        named(m.start(), m.end(), dec)
     for m in YEAR_RE.finditer(text):
         if not free(m.start("y"), m.end("y")):
             continue
         y = int(m["y"])
-        spans.append(Span(m.start("y"), m.end("y"), "year", (y, y)))
-        if not in_ranges(m.start("y"), negated):
-            unions.append((y, y))
+        named(m.start("y"), m.end("y"), (y, y))
     yr = vocab.year_range
     for m in OLD_RE.finditer(text):
         if free(m.start(), m.end()) and not in_ranges(m.start(), negated):

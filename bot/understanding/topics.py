@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 
 from bot.understanding.lexicon import load_lexicon
-from bot.understanding.patterns import alternation
+from bot.understanding.patterns import WORDS, alternation, fold_chars
 
 _LEX = load_lexicon()
 _OFF_TOPIC = re.compile(alternation(_LEX.off_topic), re.IGNORECASE)
 _PROMPT_LEAK = re.compile(alternation(_LEX.prompt_leak), re.IGNORECASE)
 _INJECTION = re.compile(alternation(_LEX.injection), re.IGNORECASE)
+_SMALL_TALK = re.compile(alternation(_LEX.small_talk), re.IGNORECASE)
+_FILLER = frozenset(_LEX.filler_words)
 _DOMAIN = re.compile(r"(?<![\w'’])(?:movies?|films?|recipes?|dish(?:es)?|cook|watch|peliculas?|recetas?)(?![\w'’])"
                      r"|电影|片子|菜谱|食谱", re.IGNORECASE)
 
@@ -35,3 +37,13 @@ def is_off_topic(folded: str, *, understood_something: bool) -> bool:
     if understood_something or _DOMAIN.search(folded):
         return False
     return bool(_OFF_TOPIC.search(folded))
+
+
+def is_small_talk(text: str) -> bool:
+    """Only greetings, thanks or "how are you" ("hello! how are you today?", "谢谢"), besides filler words:
+    nothing for the LLM to read preferences from."""
+    folded = fold_chars(text).casefold()
+    if not _SMALL_TALK.search(folded):
+        return False
+    rest = _SMALL_TALK.sub(" ", folded)
+    return all(w in _FILLER for w in WORDS.findall(rest))

@@ -80,7 +80,7 @@ def test_to_query_excludes_and_never_searches_dislikes(parser: Understander):
     assert q.liked_ids == ["heat95", "drive"]
     assert q.disliked_ids == ["saw"]
     assert set(q.exclude_ids) == {"pulp", "topgun", "saw", "heat95", "drive"}
-    assert q.exclude_genres == ["Horror"] and q.exclude_people == ["Tom Cruise"]
+    assert q.unwanted_genres == ["Horror"] and q.unwanted_people == ["Tom Cruise"]
     assert q.year == Range(1990, 1999)
     assert q.facts == {"runtime": Range(None, 120)}
     assert "tense" in q.text and "big city" in q.text

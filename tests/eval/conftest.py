@@ -22,7 +22,7 @@ class SmallRedial:
 
 
 def _write_subset(shared: Path, out: Path) -> tuple[Path, Path]:
-    from eval.redial import load_catalogue
+    from eval.redial_catalogue import load_catalogue
 
     src_turns = shared / "redial" / "valid_turns.jsonl"
     src_info = shared / "redial" / "id2info.json"
@@ -54,7 +54,7 @@ def _write_subset(shared: Path, out: Path) -> tuple[Path, Path]:
 def small_redial(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> SmallRedial:
     """~40 turns of 12 dialogues and a ~330-movie catalogue, ingested as the index ``redial``."""
     from bot.settings import Settings
-    from eval.redial_runner import open_redial_index
+    from eval.redial_setup import open_redial_index
 
     root = tmp_path_factory.mktemp("small-redial")
     turns_path, catalogue_path = _write_subset(shared_data, root)

@@ -1,5 +1,5 @@
 """The conversational suite: its file format, its checks on real catalogue items, and a slice run through
-the real HTTP API (in-process ASGI app, real index, real tiny LLM)."""
+the real HTTP API (a `recbot serve` child started by the suite, real index, real tiny LLM)."""
 
 from __future__ import annotations
 

@@ -9,15 +9,13 @@ import pytest
 
 from eval.baselines import PopularityRanker
 from eval.metrics import mean_item_scores, redial_item_scores
-from eval.redial import (
-    RedialCatalogue,
-    RedialDialogue,
-    RedialFormatError,
+from eval.redial_catalogue import RedialCatalogue, load_catalogue
+from eval.redial_dialogues import RedialDialogue, read_dialogues
+from eval.redial_format import RedialFormatError
+from eval.redial_turns import (
     RedialTurn,
     context_item_ids,
     exclusions_for_turn,
-    load_catalogue,
-    read_dialogues,
     read_turns,
     resolution_stats,
     truth_for_turn,

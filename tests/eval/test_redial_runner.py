@@ -66,7 +66,8 @@ def test_runner_writes_json_markdown_html_and_plot(baseline_run):
 
 @pytest.mark.slow
 def test_runner_scores_every_pair_and_metrics_are_consistent(baseline_run, small_redial):
-    from eval.redial import load_catalogue, read_turns, truth_for_turn
+    from eval.redial_catalogue import load_catalogue
+    from eval.redial_turns import read_turns, truth_for_turn
 
     turns = read_turns(small_redial.turns_path, load_catalogue(small_redial.catalogue_path))
     for system, per_view in baseline_run.results.items():
@@ -80,7 +81,8 @@ def test_runner_scores_every_pair_and_metrics_are_consistent(baseline_run, small
 @pytest.mark.slow
 def test_popularity_numbers_match_a_hand_computation(baseline_run, small_redial):
     from eval.baselines import PopularityRanker
-    from eval.redial import load_catalogue, read_turns, truth_for_turn
+    from eval.redial_catalogue import load_catalogue
+    from eval.redial_turns import read_turns, truth_for_turn
 
     catalogue = load_catalogue(small_redial.catalogue_path)
     turns = read_turns(small_redial.turns_path, catalogue)
@@ -109,7 +111,8 @@ def test_second_ingest_embeds_nothing(small_redial):
 def test_runner_rejects_unknown_systems_and_a_missing_reranker(small_redial, tmp_path):
     from bot import services
     from bot.settings import Settings
-    from eval.redial_runner import RunnerError, load_artifact, run
+    from eval.redial_runner import run
+    from eval.redial_setup import RunnerError, load_artifact
 
     with pytest.raises(RunnerError, match="unknown system"):
         run(small_redial.turns_path, small_redial.catalogue_path, ["oracle"], settings=small_redial.settings,
@@ -166,3 +169,41 @@ def test_recbot_is_the_ranker_the_chat_loads(baseline_run, small_redial, tmp_pat
     for view in ("all", "new-only"):
         m = baseline_run.results["recbot"][view]
         assert 0.0 <= m["P@10"] <= 1.0 and 0.0 <= m["MAP@50"] <= 1.0 and 0.0 < m["Cov@10"] <= 1.0
+
+
+@pytest.mark.slow
+def test_extra_dialogues_train_every_fold_and_are_never_scored(small_redial, small_redial_dialogues, tmp_path):
+    import shutil
+
+    from bot.settings import Settings
+    from eval.train_reranker import train
+    from retrieval.rerank import RerankerArtifact
+
+    # the first 8 dialogues are the scored turns, the last 4 (as raw ReDial dialogues) the extra ones
+    rows = [json.loads(line) for line in small_redial.turns_path.read_text(encoding="utf-8").splitlines()]
+    order = list(dict.fromkeys(r["dialog_id"] for r in rows))
+    scored, extra = set(order[:8]), set(order[8:])
+    turns_path = tmp_path / "turns.jsonl"
+    turns_path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["dialog_id"] in scored), encoding="utf-8")
+    extra_path = tmp_path / "extra_raw.jsonl"
+    extra_path.write_text("".join(line + "\n" for line in small_redial_dialogues.read_text(encoding="utf-8")
+                                  .splitlines() if json.loads(line)["conversationId"] in extra), encoding="utf-8")
+    # a private cache (the index copied, nothing re-embedded): the shared fixture's reranker stays as it is
+    settings = Settings(data_dir=tmp_path / "data")
+    shutil.copytree(small_redial.settings.index_dir, settings.index_dir)
+
+    alone = train(turns_path, small_redial.catalogue_path, folds=2, settings=settings, progress=False)
+    alone_folds = RerankerArtifact.load(alone.path).folds  # the next run writes the same path
+    both = train(turns_path, small_redial.catalogue_path, folds=2, settings=settings, progress=False,
+                 extra_path=extra_path)
+    assert alone.extra_turns == 0 and both.extra_turns > 0
+    assert both.turns == alone.turns and both.dialogues == alone.dialogues == len(scored)
+    assert both.rows > alone.rows and both.positives > alone.positives  # the final model saw the extra turns
+    art = RerankerArtifact.load(both.path)
+    assert set(art.fold_of) == scored  # only the scored dialogues have a fold: they stay out-of-fold
+    assert art.meta["extra_turns"] == both.extra_turns
+    for with_extra, without in zip(art.folds, alone_folds, strict=True):  # every fold trained on them too
+        assert with_extra.positives > without.positives
+    with pytest.raises(ValueError, match="shares dialogues"):
+        train(turns_path, small_redial.catalogue_path, folds=2, settings=settings, progress=False,
+              extra_path=turns_path)

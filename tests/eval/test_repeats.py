@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from bot.state import SessionState
-from eval.redial import RedialTurn
-from eval.repeats import REPEAT_FEATURES, merge_by_probability, repeat_features, train_repeats, true_probability
+from eval.redial_turns import RedialTurn
+from eval.repeats import (
+    REPEAT_FEATURES,
+    merge_by_probability,
+    repeat_features,
+    train_repeats,
+    true_probability,
+)
 
 
 def _turn(context_ids, rec_ids=(), dialog_id="d1", turn_id=1):
@@ -46,8 +52,9 @@ def test_merge_inserts_mentioned_items_where_their_probability_wins():
 
 
 def test_trained_on_real_turns_it_scores_every_context_item_out_of_fold(small_redial):
-    from eval.redial import load_catalogue, read_turns
-    from eval.redial_runner import understander_for
+    from eval.redial_catalogue import load_catalogue
+    from eval.redial_setup import understander_for
+    from eval.redial_turns import read_turns
     from eval.systems import DialogueStates
     from eval.train_reranker import fold_of_dialogue
 
@@ -72,3 +79,20 @@ def test_trained_on_real_turns_it_scores_every_context_item_out_of_fold(small_re
             assert model.scores(t, by_key[t.key]) == {}
     assert model.model_for("a dialogue never seen") is model.final
     assert np.isfinite(list(scores.values())).all()
+
+
+def test_dialogues_without_a_fold_train_every_fold_model():
+    # the scored dialogues d1 / d2 never repeat an item; the extra dialogue x (no fold) does, half the time
+    scored = [_turn(["a", "b"], ["c"], dialog_id=d, turn_id=i) for d in ("d1", "d2") for i in range(5)]
+    extra = [_turn(["a", "b"], ["a"] if i % 2 else ["c"], dialog_id="x", turn_id=i) for i in range(10)]
+    turns = scored + extra
+    states = {t.key: SessionState(liked_ids=["a"]) for t in turns}
+    model = train_repeats(turns, states, {"d1": 0, "d2": 1}, folds=2)
+    assert model is not None and model.positives == 5
+    # without x no fold would hold a repeat (no model); with it, each fold model learned from x
+    assert all(m is not None for m in model.folds)
+    assert set(model.fold_of) == {"d1", "d2"}
+    # 30 rows are too few to split on (20 a leaf): a fold model predicts the repeat rate of its training
+    # rows, so each saw the other scored dialogue and x (5 repeats in 10 + 20 rows)
+    for turn in (scored[0], scored[5]):
+        assert model.scores(turn, states[turn.key])["a"] == pytest.approx(5 / 30)

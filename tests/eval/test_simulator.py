@@ -60,8 +60,9 @@ def test_questions_are_read_for_their_topic(question, topic):
 @pytest.fixture(scope="module")
 def redial(small_redial, small_redial_dialogues):
     """The small catalogue, its title matcher (what the bot uses) and the seekers' dialogues."""
-    from bot.understand import Understander
-    from eval.redial import load_catalogue, read_dialogues
+    from bot.understanding import Understander
+    from eval.redial_catalogue import load_catalogue
+    from eval.redial_dialogues import read_dialogues
     from eval.simulator import read_seeker_mentions
 
     catalogue = load_catalogue(small_redial.catalogue_path)
@@ -214,8 +215,9 @@ def test_seen_and_disliked_cards_get_feedback_and_phrasing_is_seeded(redial, pro
 
 @pytest.fixture(scope="module")
 def engine(small_redial):
-    from bot.understand import Understander
-    from eval.templates_ab import TemplateVersion, _engine, evaluation_llm
+    from bot.understanding import Understander
+    from eval.templates_ab import TemplateVersion, evaluation_llm
+    from eval.version_runs import version_engine
     from prompts.loader import PromptLibrary
 
     settings = small_redial.settings.model_copy(
@@ -227,7 +229,7 @@ def engine(small_redial):
     )
     version = TemplateVersion("default", "default", PromptLibrary(), "set")
     understander = Understander.from_items(small_redial.snapshot.table.items)
-    return _engine(
+    return version_engine(
         version,
         small_redial.snapshot,
         understander,
@@ -310,7 +312,7 @@ def test_eval_simulate_cli_writes_the_report(
 ):
     import json
 
-    argv = "eval simulate --dialogues 3 --max-turns 2 --model smollm2-135m --quiet --bootstrap 200".split()
+    argv = ["eval", "simulate", "--dialogues", "3", "--max-turns", "2", "--model", "smollm2-135m", "--quiet", "--bootstrap", "200"]
     code = main_on_small_redial(monkeypatch, small_redial, small_redial_dialogues, tmp_path / "sim", argv)
     out = capsys.readouterr().out
     assert code == 0, out

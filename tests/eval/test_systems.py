@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eval.redial import exclusions_for_turn, load_catalogue, read_turns
+from eval.redial_catalogue import load_catalogue
+from eval.redial_turns import exclusions_for_turn, read_turns
 from eval.systems import DialogueStates, last_utterances, roles
 
 
@@ -26,7 +27,7 @@ def catalogue(small_redial):
 
 @pytest.fixture(scope="module")
 def understander(small_redial):
-    from eval.redial_runner import understander_for
+    from eval.redial_setup import understander_for
 
     return understander_for(small_redial.snapshot)
 
@@ -143,7 +144,7 @@ def test_recbot_ranks_like_the_retriever_on_the_state_query(systems, turns, smal
 @pytest.mark.slow
 def test_engine_understanding_gives_the_states_the_chat_builds(small_redial, turns, understander):
     """The benchmark reads contexts with the chat engine's own ``understand`` (rules only: no LLM is loaded)."""
-    from eval.redial_runner import benchmark_engine
+    from eval.redial_setup import benchmark_engine
 
     engine = benchmark_engine(small_redial.settings, small_redial.snapshot, understander, llm=False)
     assert engine.llm is None and engine.config.llm_understanding == "never"

@@ -235,20 +235,13 @@ def _tiny(small_redial):
     )
 
 
-def _run_small(small_redial, dialogues, a: str, b: str, **options):
+def _run_small(small_redial, dialogues, a: str, b: str, turns_limit: int = 40, replay: bool = True, **options):
     """``run(a, b)`` on the small real setup with SmolLM2, quietly."""
-    from eval.templates_ab import run
+    from eval.templates_ab import SimulatorSetup, run
 
-    return run(
-        a,
-        b,
-        dialogues_path=dialogues,
-        turns_path=small_redial.turns_path,
-        catalogue_path=small_redial.catalogue_path,
-        settings=_tiny(small_redial),
-        progress=False,
-        **options,
-    )
+    setup = SimulatorSetup(dialogues_path=dialogues, catalogue_path=small_redial.catalogue_path,
+                           settings=_tiny(small_redial), progress=False, **options)
+    return run(a, b, setup, turns_path=small_redial.turns_path, turns_limit=turns_limit, replay=replay)
 
 
 @pytest.mark.slow
@@ -347,10 +340,12 @@ def test_eval_templates_cli_prints_the_table(
 @pytest.mark.slow
 def test_redial_turn_units_agree_with_the_redial_runner(small_redial):
     """With rule-only understanding (no LLM) the per-turn units give exactly `recbot eval redial`'s recbot."""
-    from bot.understand import Understander
-    from eval.redial import load_catalogue, read_turns
+    from bot.understanding import Understander
+    from eval.redial_catalogue import load_catalogue
     from eval.redial_runner import run as run_redial
-    from eval.templates_ab import TemplateVersion, _engine, evaluation_llm, redial_turn_units
+    from eval.redial_turns import read_turns
+    from eval.templates_ab import TemplateVersion, evaluation_llm, redial_turn_units
+    from eval.version_runs import version_engine
     from prompts.loader import PromptLibrary
 
     settings = _tiny(small_redial)
@@ -360,9 +355,9 @@ def test_redial_turn_units_agree_with_the_redial_runner(small_redial):
     catalogue = load_catalogue(small_redial.catalogue_path)
     turns = read_turns(small_redial.turns_path, catalogue)
     understander = Understander.from_items(small_redial.snapshot.table.items)
-    engine = _engine(TemplateVersion("default", "default", PromptLibrary(), "set"), small_redial.snapshot,
-                     understander, evaluation_llm(settings), settings, k=3, understanding="never", seed=0,
-                     for_simulation=False)
+    engine = version_engine(TemplateVersion("default", "default", PromptLibrary(), "set"), small_redial.snapshot,
+                            understander, evaluation_llm(settings), settings, k=3, understanding="never", seed=0,
+                            for_simulation=False)
     units, read = redial_turn_units(engine, understander, turns, catalogue, progress=False)
     assert read > 0
     reference = run_redial(small_redial.turns_path, small_redial.catalogue_path, ["recbot"], settings=settings,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eval.metrics import turn_scores
-from eval.redial import truth_for_turn
+from eval.redial_turns import truth_for_turn
 from eval.transfer_data import FilmNames, mapped_catalogue, mapped_share, raw_dialogue_turns
 from retrieval.itemstore import ItemTable
 from tests.film_catalogue import make_items

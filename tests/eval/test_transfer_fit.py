@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from eval.redial import RedialTurn
+from eval.redial_turns import RedialTurn
 from eval.transfer_fit import fit_scorer, fit_two_tower
 from retrieval.retriever import RetrievalConfig, Retriever
 from retrieval.schema import Candidate, Query

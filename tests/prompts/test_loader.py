@@ -172,6 +172,7 @@ def test_sandbox_blocks_unsafe_attributes(tmp_path: Path):
 BAD_FILES = {
     "bad YAML": ("name: greet\nversion: 1\nmessages: [\n", "invalid YAML"),
     "not a mapping": ("- just\n- a list\n", "expected a YAML mapping"),
+    "empty file": ("", "expected a YAML mapping"),
     "unknown key": (GOOD + "temperature: 0.2\n", r"unknown key\(s\) \['temperature'\]"),
     "missing messages": ("name: greet\nversion: 1\n", r"missing required key\(s\) \['messages'\]"),
     "name mismatch": (GOOD.replace("name: greet", "name: hello"), "does not match the file name"),
@@ -243,6 +244,11 @@ def test_set_meta_file_and_cycles(lib_dir: Path):
     write(lib_dir / "d" / "_set.yaml", "extend: default\n")
     with pytest.raises(PromptError, match=r"_set\.yaml: unknown key\(s\) \['extend'\]"):
         PromptLibrary([lib_dir]).get("greet", "d")
+    write(lib_dir / "e" / "_set.yaml", "# nothing set: extends default\n")
+    assert PromptLibrary([lib_dir]).parent("e") == "default"
+    write(lib_dir / "f" / "_set.yaml", "- extends\n- default\n")
+    with pytest.raises(PromptError, match=r"f/_set\.yaml: expected a mapping with description / extends"):
+        PromptLibrary([lib_dir]).get("greet", "f")
 
 
 # -------------------------------------------------------------------------------------- hot reload
@@ -298,6 +304,11 @@ def test_save_version_rejects_invalid_text_and_writes_nothing(lib_dir: Path):
         lib.save_version("greet", GOOD.replace("{{ who }}", "{{ nobody }}"))
     with pytest.raises(PromptError, match="field 'name': 'other' but saving as 'greet'"):
         lib.save_version("greet", GOOD.replace("name: greet", "name: other"))
+    for text in ("- a list\n", ""):
+        with pytest.raises(PromptError, match=r"default/greet\.yaml: expected a YAML mapping"):
+            lib.save_version("greet", text)
+    with pytest.raises(PromptError, match=r"default/greet\.yaml: invalid YAML"):
+        lib.save_version("greet", "messages: [\n")
     assert sorted(p.name for p in (lib_dir / "default").iterdir()) == before
 
 

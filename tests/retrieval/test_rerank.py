@@ -95,7 +95,7 @@ def test_leave_one_out_equals_counting_without_that_conversation(table):
 @pytest.mark.slow
 def test_added_candidates_obey_constraints_and_exclusions(table):
     stats = StatsArrays(InteractionStats.from_turns(_conversations(2)), table)
-    query = Query(liked_ids=["m4"], exclude_ids=["m15"], exclude_genres=["Horror"])
+    query = Query(liked_ids=["m4"], exclude_ids=["m15"], unwanted_genres=["Horror"])
     pool = expand_candidates(query, [], table, stats, RerankConfig(popular=50, co_recommended=50))
     ids = [c.item.id for c in pool]
     assert len(ids) == len(set(ids))

@@ -25,7 +25,7 @@ def test_free_text_finds_matching_items(any_retriever):
 
 
 def test_unwanted_genre_is_filtered_never_queried(any_retriever):
-    res = any_retriever.retrieve(Query(text="scary alien creature", exclude_genres=["Horror"], k=10))
+    res = any_retriever.retrieve(Query(text="scary alien creature", unwanted_genres=["Horror"], k=10))
     assert res
     assert not [c.item.label for c in res if "horror" in c.item.genres]
 
@@ -79,7 +79,7 @@ def test_lexical_signal_finds_rare_word(any_retriever):
 
 
 def test_empty_query_falls_back_to_popular_allowed_items(any_retriever):
-    res = any_retriever.retrieve(Query(genres=[], exclude_genres=["horror"], k=4))
+    res = any_retriever.retrieve(Query(genres=[], unwanted_genres=["horror"], k=4))
     assert len(res) == 4
     assert all("popular" in c.signals and "horror" not in c.item.genres for c in res)
 
@@ -88,9 +88,9 @@ def test_chroma_where_and_memory_mask_agree(any_retriever):
     table = any_retriever.table
     queries = [
         Query(year=Range(1980, 1989)),
-        Query(exclude_genres=["horror"], year=Range(None, 1990)),
+        Query(unwanted_genres=["horror"], year=Range(None, 1990)),
         Query(genres=["comedy"], require=["genres"], facts={"rating": Range(7.0, None)}),
-        Query(exclude_people=["Sigourney Weaver", "Ridley Scott"]),
+        Query(unwanted_people=["Sigourney Weaver", "Ridley Scott"]),
     ]
     for q in queries:
         expected = {table.items[p].id for p in np.flatnonzero(mask(table, q))}

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eval.load_test import _Conversation, check_loopback, format_table, percentile, run
+from eval.load_rounds import LoadConversation, check_loopback, format_table, percentile, run
 from tests.bot.api.support import Server, data_dir_copy, free_port
 
 
@@ -60,7 +60,7 @@ def test_concurrent_sessions_have_no_errors_and_lose_no_messages(server: Server)
 def test_a_message_missing_from_the_store_is_counted_as_lost(server: Server):
     """The lost-message count reads the server's store: remove a stored message behind its back."""
     with httpx.Client(base_url=server.url, timeout=300, trust_env=False) as client:
-        conv = _Conversation(client, 0, messages=1, deadline=time.monotonic() + 300)
+        conv = LoadConversation(client, 0, messages=1, deadline=time.monotonic() + 300)
         conv.run()
         assert not conv.errors and conv.acknowledged
         assert conv.lost() == (0, None)

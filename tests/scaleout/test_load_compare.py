@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eval.load_compare import Comparison
-from eval.load_test import RoundResult, _urls
+from eval.load_rounds import RoundResult, loopback_urls
 
 
 def _round(n: int, tps: float, errors: int = 0) -> RoundResult:
@@ -33,8 +33,8 @@ def test_an_error_anywhere_makes_the_run_unclean():
 
 
 def test_every_replica_url_must_be_loopback():
-    assert _urls(["http://127.0.0.1:1", "http://localhost:2"]) == ["http://127.0.0.1:1", "http://localhost:2"]
+    assert loopback_urls(["http://127.0.0.1:1", "http://localhost:2"]) == ["http://127.0.0.1:1", "http://localhost:2"]
     with pytest.raises(ValueError, match="loopback"):
-        _urls(["http://127.0.0.1:1", "http://192.168.1.5:2"])
+        loopback_urls(["http://127.0.0.1:1", "http://192.168.1.5:2"])
     with pytest.raises(ValueError, match="no server URL"):
-        _urls([])
+        loopback_urls([])

@@ -132,7 +132,7 @@ def test_sigkill_of_a_replica_mid_turn_loses_nothing_it_had_written(topology):
 
 
 def test_concurrent_conversations_spread_over_both_replicas_lose_nothing(topology):
-    from eval.load_test import format_table, run
+    from eval.load_rounds import format_table, run
 
     a = topology.replicas.get("a") or topology.start_replica("a")
     b = topology.replicas.get("b") or topology.start_replica("b")

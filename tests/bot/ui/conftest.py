@@ -71,7 +71,8 @@ class RunningApp:
 
     @property
     def store(self):
-        return self.controller.store
+        """The session store itself, which the tests read to check what the page stored."""
+        return self.service.store
 
 
 @pytest.fixture(scope="session")

@@ -20,31 +20,17 @@ if [[ -z "$PYTHON" ]]; then
   if [[ -x "$REPO/.venv/bin/python" ]]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON="python3"; fi
 fi
 
+APT_INSTALL=(bash "$REPO/tests/apt_install.sh" install_browser)
 if [[ ! -x "$CHROMIUM" ]]; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_browser: $CHROMIUM is missing and apt-get is not available" >&2
-    exit 3
-  fi
-  SUDO=""
-  if [[ "$(id -u)" != "0" ]]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-      echo "install_browser: $CHROMIUM is missing and installing it needs root (apt-get)" >&2
-      exit 3
-    fi
-  fi
-  echo "install_browser: installing Debian chromium with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
+  echo "install_browser: $CHROMIUM is missing" >&2
   # Only what a headless browser needs: chromium and fonts, Latin and CJK (replies in Chinese must be
   # readable on screenshots; its other recommends are desktop services: udev, upower, printing,
-  # notifications). A missing or stale package list makes the first try fail: update once, then retry.
-  PACKAGES=(chromium fonts-liberation fonts-wqy-zenhei)
-  $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2 \
-    || { $SUDO apt-get update >&2 && $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2; }
+  # notifications).
+  "${APT_INSTALL[@]}" chromium fonts-liberation fonts-wqy-zenhei
 fi
 "$CHROMIUM" --version >&2
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then  # a browser installed earlier, without a CJK font
-  echo "install_browser: installing a CJK font (fonts-wqy-zenhei)" >&2
-  ${SUDO:-} apt-get install -y --no-install-recommends fonts-wqy-zenhei >&2 || echo "install_browser: no CJK font" >&2
+  "${APT_INSTALL[@]}" fonts-wqy-zenhei || echo "install_browser: no CJK font" >&2
 fi
 
 installed="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null \

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.ui.app import RANKERS
+from bot.ui.settings_events import RANKERS
 
 pytestmark = pytest.mark.slow
 
@@ -188,4 +188,4 @@ def test_prompt_lab_fills_renders_compares_and_saves(running_app, ui_settings):
     assert saved[_index(client, "/lab_save", "Lab status")] == f"saved version 2 to `{path}`"
     assert path.is_file() and "description: (shorter)" in path.read_text()
     assert library.get("recommend_item", "default").version == 2  # live for the chat's next turn
-    assert running_app.service.engine.prompts.get("recommend_item", "default").path == path
+    assert running_app.service.prompt_library.get("recommend_item", "default").path == path

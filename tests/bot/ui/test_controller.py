@@ -39,24 +39,24 @@ def test_library_pools_packaged_and_saved_templates(controller):
 
 
 def test_restore_puts_the_state_back_and_keeps_later_feedback(controller):
-    store = controller.store
-    sid = store.create("movies").id
+    sessions = controller.sessions  # no engine: nothing is loaded for this
+    sid = sessions.create_session_for("movies").id
     before = SessionState()
     before.want_genres(["comedy"])
     before.like("a")
-    store.save_state(sid, before)
+    sessions.save_state(sid, before)
     snapshot = controller.snapshot(sid)
 
     after = before.model_copy(deep=True)  # what a turn then changed...
     after.turn = 1
     after.want_genres(["horror"])
     after.record_recommendations(["x", "y"])
-    store.save_state(sid, after)
-    store.add_feedback(sid, "dislike", "x")  # ...and feedback given on its cards
-    store.add_feedback(sid, "message_up", "12")
+    sessions.save_state(sid, after)
+    sessions.store.add_feedback(sid, "dislike", "x")  # ...and feedback given on its cards
+    sessions.rate_message(sid, "message_up", 12)
 
     restored = controller.restore(sid, snapshot)
-    assert restored == store.get(sid).state
+    assert restored == sessions.get_session(sid).state
     assert restored.turn == 0 and restored.genres == ["comedy"] and restored.shown_ids == []
     assert restored.liked_ids == ["a"] and restored.disliked_ids == ["x"]
     assert controller.item_feedback(sid) == {"x": "dislike"}
@@ -64,10 +64,10 @@ def test_restore_puts_the_state_back_and_keeps_later_feedback(controller):
 
 def test_ensure_session_reuses_only_a_live_session_of_the_same_catalogue(controller):
     sid = controller.ensure_session("movies", None)
-    assert controller.store.get(sid).meta == {"source": "app"}
+    assert controller.sessions.get_session(sid).meta == {"source": "app"}
     assert controller.ensure_session("movies", sid) == sid
     assert controller.ensure_session("movies", "gone") != "gone"
-    other = controller.store.create("recipes").id
+    other = controller.sessions.create_session_for("recipes").id
     assert controller.ensure_session("movies", other) != other
     assert controller.session_exists(other) and not controller.session_exists(other, "movies")
 
