@@ -187,9 +187,12 @@ class ClaimChecker:
                     problems.append(f"{name} is not the {role} of {subjects[0].label}")
 
         # years, decades and numbers (outside titles)
+        # where the items' own titles and labels stand ("48 Hrs. (1982)"): their numbers are no claims
+        title_spans = [*spans, *((m.start(), m.end()) for f in everyone for name in {f.label, f.title} if name
+                                 for m in re.finditer(re.escape(name), text))]
+
         def in_title(pos: int) -> bool:
-            return any(a <= pos < b for a, b in spans) or any(
-                text.startswith(f.label, pos - len(f.title) - 2) for f in everyone if f.year)
+            return any(a <= pos < b for a, b in title_spans)
         years = {f.year for f in everyone if f.year}
         year_spans: list[tuple[int, int]] = []
         labels = [m.span(1) for m in _LABEL_YEAR.finditer(text)]

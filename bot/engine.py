@@ -187,6 +187,16 @@ class ConversationEngine:
             raise KeyError(f"no item {item_id!r} in the catalogue")
         state.apply_feedback(kind, item_id)
 
+    def _retrieve(self, query: Query, *, shifted: bool) -> list[Candidate]:
+        """The candidates for ``query``. After a shift ("something funnier") the new genres are what was
+        asked for, not a hint: they are required while the catalogue has enough such items, so a liked
+        thriller cannot pull a non-comedy back in."""
+        if shifted and query.genres and "genres" not in query.require:
+            strict = self.catalogue.retrieve(query.model_copy(update={"require": [*query.require, "genres"]}))
+            if len(strict) >= query.k:
+                return strict
+        return self.catalogue.retrieve(query)
+
     def stream_turn(self, state: SessionState, text: str, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
@@ -201,7 +211,7 @@ class ConversationEngine:
         if action.kind == "recommend":
             t1 = time.perf_counter()
             series = related_ids(self.understander.vocab.items, [*state.liked_ids, *state.shown_ids], state.no_series)
-            candidates = self.catalogue.retrieve(state.to_query(self.config.k, also_exclude=series))
+            candidates = self._retrieve(state.to_query(self.config.k, also_exclude=series), shifted=u.replace_genres)
             timings["retrieve_s"] = time.perf_counter() - t1
             lang = state_language(state)
             recs = [Recommendation.from_candidate(c, explanation=self.explainer.explain(c.item, state, lang))

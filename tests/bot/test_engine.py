@@ -173,3 +173,15 @@ def test_funnier_after_horror_changes_the_picks(engine):
     funnier = engine.run_turn(state, "something funnier please")
     assert funnier.recommendations
     assert all("comedy" in engine.catalogue.get(r.id).genres for r in funnier.recommendations)
+
+
+def test_funnier_wins_over_a_liked_film(retriever, tiny_llm):
+    # Alien pulls towards science fiction and horror (Aliens, The Thing…); after "funnier" all eight picks
+    # must still be comedies: the shift is what was asked for, and the catalogue has enough of them
+    config = EngineConfig(k=8, llm_understanding="never", max_tokens=40, question_tokens=30, temperature=0.0, seed=1)
+    engine = ConversationEngine(retriever, tiny_llm, PromptLibrary(), config)
+    state = SessionState()
+    engine.run_turn(state, "I loved Alien and Aliens, recommend something scary")
+    funnier = engine.run_turn(state, "something funnier please")
+    assert len(funnier.recommendations) == 8
+    assert all("comedy" in engine.catalogue.get(r.id).genres for r in funnier.recommendations)

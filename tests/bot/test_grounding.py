@@ -348,3 +348,13 @@ def test_a_name_run_into_by_a_chinese_letter_is_still_the_person():
     assert any(m.item_id == "fr" for m in titles.find_mentions(text))  # the index alone reads 有Francis as the film
     out, report = ground_text(titles, ["gf2"], text, claims=ClaimChecker(titles, by_id.get, films))
     assert out == text and not report.dropped
+
+
+def test_a_number_in_a_title_is_no_claim():
+    hrs = _film("hrs", "48 Hrs.", 1982, ["action", "comedy"], ["Walter Hill"], ["Walter Hill"], ["Nick Nolte"])
+    films = [hrs, _film("alien", "Alien", 1979, ["horror"], ["Ridley Scott"], ["Dan O'Bannon"], ["Sigourney Weaver"])]
+    by_id = {it.id: it for it in films}
+    checker = ClaimChecker(TitleIndex(films), by_id.get, films)
+    sentence = "48 Hrs. (1982): comedy, as you asked; from 1982, in the 1980s you asked for."
+    assert checker.check(sentence, ["hrs"]).ok
+    assert not checker.check("48 Hrs. (1982): comedy, 112 votes on 9.5 scales.", ["hrs"]).ok  # still checked

@@ -170,4 +170,6 @@ def test_the_slice_runs_through_the_api_and_explanations_hold(suite_settings):
     assert ok == total, result.failures()
     first = next(t for t in result.turns if t.conversation == "en-horror-80s-funnier")
     assert first.action == "recommend" and first.passed, result.failures()
+    shifted = [t for t in result.turns if t.conversation == "en-alien-funnier"]  # a liked film vs "funnier"
+    assert len(shifted) == 2 and all(t.passed for t in shifted), result.failures()
     assert "category: cards" in result.table() and "false claims / 100" in result.table()
