@@ -14,6 +14,11 @@
 4. At both scales, the full ranked retrieval the chat runs: ``auto`` plus the packaged transfer ranker
    (``auto+transfer``; two-tower over the whole catalogue + gradient-boosted trees over the pool).
 
+Each latency line also gives the process's CPU time per query: on a shared, busy machine wall time
+includes waiting for a core, so the CPU figures are what a quiet machine would show (the machine's load
+average is printed first). Queries run their matrix products on one BLAS thread (the retriever's default,
+``retrieval/blas_threads.py``); ``--all-blas-threads`` lets BLAS use every core instead.
+
 ``--reuse-index`` takes the item vectors of the catalogue already ingested in the data dir (skipping
 step 1's embedding, e.g. on a busy machine); the temporary index is built from them.
 """
@@ -141,7 +146,8 @@ def run(args: argparse.Namespace) -> dict:
         snap = index.open()
         queries = make_queries(items, args.queries)
         ranker = load_transfer(embedder)
-        results.update(latency_by_mode(snap, len(items), embedder, ranker, queries))
+        one_thread = not args.all_blas_threads
+        results.update(latency_by_mode(snap, len(items), embedder, ranker, queries, one_thread))
 
         if args.synthetic:
             big_items, big_vecs = synthetic(items, snap.table.vectors, args.synthetic)
@@ -151,18 +157,18 @@ def run(args: argparse.Namespace) -> dict:
             print(f"indexed {len(big_items)} synthetic items (precomputed vectors) in {time.perf_counter() - t0:.0f} s")
             big_snap = big.open()
             results.update(latency_by_mode(big_snap, len(big_items), embedder, ranker,
-                                           make_queries(big_items, args.queries)))
+                                           make_queries(big_items, args.queries), one_thread))
     return results
 
 
 def latency_by_mode(snap, n_items: int, embedder: Embedder, ranker,
-                    queries: list[Query]) -> dict[str, dict[str, float]]:
+                    queries: list[Query], one_blas_thread: bool = True) -> dict[str, dict[str, float]]:
     """Query latency over ``snap`` (``n_items`` items) with each filter mode (``auto``, ``chroma``) and
     with ``auto`` plus the transfer ranker when one is packaged; printed, and returned keyed
     ``query_<n_items>_<mode>``."""
     out = {}
     for mode in ("auto", "chroma", *(("auto+transfer",) if ranker is not None else ())):
-        r = Retriever(snap, embedder, RetrievalConfig(filter_mode=mode.split("+")[0]),
+        r = Retriever(snap, embedder, RetrievalConfig(filter_mode=mode.split("+")[0], one_blas_thread=one_blas_thread),
                       reranker=ranker if mode.endswith("+transfer") else None)
         lat = latency(r, queries)
         out[f"query_{n_items}_{mode}"] = lat
@@ -203,4 +209,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", type=int, default=200_000, help="synthetic scale (0 to skip; default 200000)")
     p.add_argument("--queries", type=int, default=150, help="queries per latency run (default 150)")
     p.add_argument("--embedder", default="onnx", choices=["onnx", "torch"])
+    p.add_argument("--all-blas-threads", action="store_true",
+                   help="let BLAS use every core per query (default: one thread per query, see "
+                   "retrieval/blas_threads.py; more threads can help a quiet machine at 200k items)")
     p.add_argument("--cache-dir", help="where the ONNX export is cached (default: the settings' cache dir)")

@@ -253,10 +253,31 @@ def train_from_feedback(store: SessionStore, catalogue: str, retriever: Retrieve
                                   time.perf_counter() - t0, directory, before, after)
 
 
+def train_with_settings(catalogue: str | None = None, *, out: str | Path | None = None,
+                        seed: int = 0) -> FeedbackTrainingReport:
+    """``recbot train-reranker --from-feedback``: the configured session store, catalogue index and packaged
+    transfer ranker (``catalogue``: default ``settings.catalogue``). Raises ValueError / RuntimeError
+    subclasses with a message for the person (too little feedback, no index, unreachable store)."""
+    from bot import services
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    name = catalogue or settings.catalogue
+    base = services.transfer_ranker(settings)
+    if base is None:
+        raise RuntimeError("no packaged transfer ranker to start from (retrieval/models/transfer/); run "
+                           "`recbot train-reranker --transfer`")
+    plain = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"rerank": "off"})})
+    retriever = services.retriever(plain, name)  # IndexUnavailable (a RuntimeError) when not ingested
+    return train_from_feedback(services.session_store(settings), name, retriever, base, settings.cache_dir,
+                               out=Path(out) if out else None, seed=seed)
+
+
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 __all__ = ["MIN_EXAMPLES", "MIN_LIKES", "FeedbackExample", "FeedbackLog", "FeedbackTrainingReport",
-           "NotEnoughFeedback", "example_rows", "fit_correction", "replay_sessions", "train_from_feedback"]
+           "NotEnoughFeedback", "example_rows", "fit_correction", "replay_sessions", "train_from_feedback",
+           "train_with_settings"]

@@ -56,9 +56,10 @@ examples:
 TRAIN_HELP = """\
 Train the learned reranker on ReDial turns: features of each candidate (retrieval scores, similarity
 to liked items, genre/people match, year, how often people recommended it, co-recommendation with the
-items mentioned) scored by gradient-boosted trees. Cross-validated by dialogue; prints the out-of-fold
-numbers and caches the model under the data dir, named by the catalogue fingerprint and feature
-version, where `recbot eval redial` (and the retriever wiring) find it.
+items mentioned) scored by gradient-boosted trees. Cross-validated by dialogue; the --extra dialogues
+(the 813 train-split ones by default) are trained on in every fold and never scored. Prints the
+out-of-fold numbers and caches the model under the data dir, named by the catalogue fingerprint and
+feature version, where `recbot eval redial` (and the retriever wiring) find it.
 
 With --transfer it trains the transfer ranker instead, the one shipped in retrieval/models/transfer/ and
 loaded for every catalogue without a reranker of its own: a two-tower (a fine-tuned query tower over the
@@ -67,11 +68,8 @@ catalogue's review fields) and gradient-boosted trees over catalogue-generic fea
 turns plus the train-extra dialogues mapped onto the bundled films (5-fold CV by dialogue; prints the
 out-of-fold dev numbers; about 10 minutes on 2 cores). Only weights are written, no ReDial rows or counts.
 
-With --from-feedback it tunes a catalogue's own ranker on its users' feedback logs (the configured
-session store): every like / dislike becomes a (conversation so far -> item, label) example, scored with
-the transfer ranker's features, and a small correction of the packaged scorer is fitted on them. Saved
-under the cache dir (rerankers/<catalogue>/feedback/), where retrieval.rerank = "auto" uses it for that
-catalogue; at least 20 like/dislike rows with 5 likes are needed (the error says how many there are).
+With --from-feedback: tune a catalogue's ranker on the session store's likes / dislikes (needs 20 rows,
+5 likes), saved where retrieval.rerank = "auto" uses it for that catalogue (eval/feedback_training.py).
 
 examples:
   recbot train-reranker --turns ../shared/data/redial/valid_turns.jsonl \\
@@ -230,14 +228,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--transfer", action="store_true",
                    help="train the packaged transfer ranker (any catalogue) instead of a ReDial-only reranker")
     t.add_argument("--from-feedback", action="store_true",
-                   help="tune the catalogue's ranker (--catalogue, default the configured one) on the likes and "
-                   "dislikes in the session store")
+                   help="tune --catalogue's ranker (default the configured one) on the session store's feedback")
     t.add_argument("--turns", help="the ReDial turns to train on (JSONL; required without --transfer; "
                    f"with it default {REDIAL_DIR}/valid_turns.jsonl)")
     t.add_argument("--catalogue", help="the ReDial id2info.json (required without --transfer); with --transfer "
                    "the catalogue to train on (default movies)")
     t.add_argument("--extra", default=f"{REDIAL_DIR}/train_extra_dialogues_raw.jsonl",
-                   help="--transfer: raw ReDial dialogues trained on as well (default: %(default)s)")
+                   help="raw ReDial dialogues trained on as well, in every fold and never scored (default: "
+                   "%(default)s, when present; '' for none)")
     t.add_argument("--out", help="--transfer: where to write the model (default: the packaged "
                    "retrieval/models/transfer/); --from-feedback: default <cache>/rerankers/<catalogue>/feedback/")
     t.add_argument("--epochs", type=_positive, default=6, help="--transfer: two-tower epochs (default 6)")
@@ -294,14 +292,23 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
 
     if args.transfer:
         return _train_transfer(args)
-    if args.from_feedback:
-        return _train_from_feedback(args)
+    if args.from_feedback:  # errors: too little feedback, no index, no store, no packaged ranker
+        from eval.feedback_training import train_with_settings
+        try:
+            print(train_with_settings(args.catalogue, out=args.out, seed=args.seed).summary())
+        except (ValueError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if not args.turns or not args.catalogue:
         print("error: --turns and --catalogue are required (or use --transfer)", file=sys.stderr)
         return 2
     try:
+        extra = args.extra or None
+        if extra == f"{REDIAL_DIR}/train_extra_dialogues_raw.jsonl" and not Path(extra).is_file():
+            extra = None  # the default file is optional; a path given explicitly must exist
         report = train(args.turns, args.catalogue, folds=args.folds, limit=args.limit, seed=args.seed,
-                       progress=not args.quiet)
+                       progress=not args.quiet, extra_path=extra)
     except (ValueError, RedialFormatError, CatalogueError, IndexUnavailable, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -324,32 +331,6 @@ def _train_transfer(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(result))
-    return 0
-
-
-def _train_from_feedback(args: argparse.Namespace) -> int:
-    from bot import services
-    from bot.sessions import SessionStoreError
-    from bot.settings import get_settings
-    from eval.feedback_training import train_from_feedback
-    from retrieval.index import IndexUnavailable
-
-    settings = get_settings()
-    name = args.catalogue or settings.catalogue
-    base = services.transfer_ranker(settings)
-    if base is None:
-        print("error: no packaged transfer ranker to start from (retrieval/models/transfer/); run "
-              "`recbot train-reranker --transfer`", file=sys.stderr)
-        return 2
-    try:
-        retriever = services.retriever(settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
-            update={"rerank": "off"})}), name)
-        report = train_from_feedback(services.session_store(settings), name, retriever, base, settings.cache_dir,
-                                     out=Path(args.out) if args.out else None, seed=args.seed)
-    except (ValueError, IndexUnavailable, SessionStoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(report.summary())
     return 0
 
 

@@ -15,7 +15,7 @@ from tests.eval.support import assert_help_lists
     [
         (["eval", "redial", "--help"], ["--turns", "--catalogue", "--systems", "--limit", "--out", "--llm",
                                         "--no-llm"]),
-        (["train-reranker", "--help"], ["--turns", "--catalogue", "--folds"]),
+        (["train-reranker", "--help"], ["--turns", "--catalogue", "--folds", "--extra"]),
     ],
 )
 def test_cli_help_lists_the_options(capsys, argv, expected):
