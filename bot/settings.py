@@ -84,7 +84,7 @@ class LLMSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """The HTTP API: who may call it and with how much (``bot.api.security`` enforces it).
+    """The HTTP API: who may call it and with how much (``bot.faces.api.security`` enforces it).
 
     ``keys`` are ``sha256:<hex>`` digests, never keys in clear (``recbot serve --new-key`` /
     ``--hash-key`` make one); with none configured the API is open (bind it to loopback). In the

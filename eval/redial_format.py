@@ -4,10 +4,11 @@ JSON-lines and field readers :mod:`eval.redial_catalogue`, :mod:`eval.redial_tur
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from retrieval.loaders import CatalogueError, read_jsonl
 
 
 class RedialFormatError(ValueError):
@@ -17,17 +18,11 @@ class RedialFormatError(ValueError):
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object raises
     :class:`RedialFormatError` naming the file and line."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RedialFormatError(f"{path} line {lineno}: not valid JSON ({exc})") from exc
-            if not isinstance(row, dict):
-                raise RedialFormatError(f"{path} line {lineno}: expected an object, got {type(row).__name__}")
-            yield lineno, row
+    try:
+        for record in read_jsonl(path, encoding="utf-8"):
+            yield record.row, record.data
+    except CatalogueError as exc:
+        raise RedialFormatError(str(exc)) from exc
 
 
 def str_list(value: Any, where: str) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import create_retriever_tool
 
-from bot.integrations.langchain import RecbotChat, RecbotRetriever
+from bot.faces.integrations.langchain import RecbotChat, RecbotRetriever
 from bot.settings import Settings
 
 

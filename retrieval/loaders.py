@@ -227,7 +227,9 @@ def _json_type(value: Any) -> str:
 # --- JSONL --------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path, encoding: str = "utf-8-sig") -> Iterator[Record]:
+def read_jsonl(path: Path, encoding: str = "utf-8-sig") -> Iterator[Record]:
+    """Each non-blank line of a JSON Lines file as a :class:`Record`; a line that is not a JSON object raises
+    :class:`CatalogueError` naming the file and line."""
     try:
         with path.open(encoding=encoding) as f:
             for line_no, line in enumerate(f, start=1):
@@ -378,7 +380,7 @@ def _sqlite_table(con: sqlite3.Connection, path: Path, table: str) -> Iterator[R
 
 _READERS = {
     "json": _read_json,
-    "jsonl": _read_jsonl,
+    "jsonl": read_jsonl,
     "csv": _read_csv,
     "parquet": _read_parquet,
     "sqlite": _read_sqlite,

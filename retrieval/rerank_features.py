@@ -206,6 +206,19 @@ def fill_match_features(row: np.ndarray, col: dict[str, int], genres: frozenset[
         row[col["liked_genre_overlap"]] = len(genres & liked_genres) / len(genres)
 
 
+def feature_frame(candidates: Sequence[Candidate], table: ItemTable, features: Sequence[str]
+                  ) -> tuple[np.ndarray, dict[str, int], np.ndarray, np.ndarray]:
+    """The start of a ranker's feature matrix: ``len(candidates) x len(features)`` (float64, NaN = missing)
+    with the retriever's signals filled in, the column of each feature, the candidates' rows in
+    ``table`` and their vectors."""
+    X = np.full((len(candidates), len(features)), np.nan, dtype=np.float64)
+    col = {name: j for j, name in enumerate(features)}
+    pos = np.array([table.pos[c.item.id] for c in candidates], dtype=np.int64)
+    if len(candidates):
+        fill_retrieval_signals(X, col, candidates)
+    return X, col, pos, table.vectors[pos]
+
+
 def fill_retrieval_signals(X: np.ndarray, col: dict[str, int], candidates: Sequence[Candidate]) -> None:
     """Write what the retriever recorded per candidate (fused score and rank, dense, lexical, whether it
     came as a liked item's neighbour) into the feature matrix ``X`` (columns by name in ``col``)."""
@@ -229,15 +242,9 @@ def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, s
     ``qvec`` is the embedded query text (see :func:`_dense_text`); without it ``text_sim`` falls back
     to the dense signal the retriever recorded. ``minus`` removes a training conversation's own counts.
     """
-    m = len(candidates)
-    X = np.full((m, len(FEATURES)), np.nan, dtype=np.float64)
-    if m == 0:
+    X, col, cand_pos, vecs = feature_frame(candidates, table, FEATURES)
+    if len(candidates) == 0:
         return X
-    col = {name: j for j, name in enumerate(FEATURES)}
-    cand_pos = np.array([table.pos[c.item.id] for c in candidates], dtype=np.int64)
-    vecs = table.vectors[cand_pos]
-
-    fill_retrieval_signals(X, col, candidates)
 
     if qvec is not None:
         X[:, col["text_sim"]] = vecs @ qvec

@@ -248,18 +248,15 @@ class Retriever:
             if p in neighbour_of:
                 sim, src = max(neighbour_of[p])
                 reasons.append(f"similar to {table.items[src].label}")
-            if wanted_genres:
-                hit = sorted(g for g in item.genres if g.casefold() in wanted_genres)
-                sig["genre_match"] = len(hit) / len(wanted_genres)
-                score += cfg.genre_boost * sig["genre_match"]
-                if hit:
-                    reasons.append("genre: " + ", ".join(hit))
-            if wanted_people:
-                hit = sorted(x for x in item.people if x.casefold() in wanted_people)
-                sig["people_match"] = len(hit) / len(wanted_people)
-                score += cfg.people_boost * sig["people_match"]
-                if hit:
-                    reasons.append("with " + ", ".join(hit))
+            for signal, values, wanted, boost, lead in (
+                    ("genre_match", item.genres, wanted_genres, cfg.genre_boost, "genre: "),
+                    ("people_match", item.people, wanted_people, cfg.people_boost, "with ")):
+                if wanted:
+                    hit = sorted(x for x in values if x.casefold() in wanted)
+                    sig[signal] = len(hit) / len(wanted)
+                    score += boost * sig[signal]
+                    if hit:
+                        reasons.append(lead + ", ".join(hit))
             if query.year is not None and item.year is not None:
                 reasons.append(f"from {item.year}")
             terms = mentions.get(p)

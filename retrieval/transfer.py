@@ -34,7 +34,7 @@ from retrieval.filters import mask
 from retrieval.itemstore import ItemTable
 from retrieval.overlap_matrices import fill_overlap_features
 from retrieval.rerank import predict_positive
-from retrieval.rerank_features import fill_retrieval_signals
+from retrieval.rerank_features import feature_frame
 from retrieval.schema import Candidate, Query
 from retrieval.transfer_model import QueryParts, TwoTower, dense_text, positions
 
@@ -125,14 +125,9 @@ def _ranks(total: np.ndarray, allowed: np.ndarray, cand: np.ndarray) -> np.ndarr
 def featurize(query: Query, pool: Sequence[Candidate], table: ItemTable, parts: QueryParts,
               tt: dict[str, np.ndarray], allowed: np.ndarray, profile_genres: int = 2) -> np.ndarray:
     """The ``len(pool) x len(FEATURES)`` matrix (float64, NaN = missing)."""
-    m = len(pool)
-    X = np.full((m, len(FEATURES)), np.nan, dtype=np.float64)
-    if m == 0:
+    X, col, cand, vecs = feature_frame(pool, table, FEATURES)
+    if len(pool) == 0:
         return X
-    col = {name: j for j, name in enumerate(FEATURES)}
-    cand = np.array([table.pos[c.item.id] for c in pool], dtype=np.int64)
-    vecs = table.vectors[cand]
-    fill_retrieval_signals(X, col, pool)
 
     for name in ("total", "content", "film", "prior"):
         X[:, col[f"tt_{name}"]] = tt[name][cand]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian packages with apt-get for a test set-up script (tests/install_postgres.sh,
-# tests/bot/ui/install_browser.sh): as root, or through passwordless sudo; without recommends; a missing
+# tests/bot/faces/ui/install_browser.sh): as root, or through passwordless sudo; without recommends; a missing
 # or stale package list makes the first try fail, so it updates the list once and tries again.
 #
 # Usage: tests/apt_install.sh CALLER PACKAGE...    (CALLER names the script in messages on stderr)

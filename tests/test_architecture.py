@@ -3,7 +3,8 @@
 - no module over 400 lines in ``bot/``, ``retrieval/``, ``prompts/``, ``eval/``;
 - no import cycle between modules of those packages;
 - ``retrieval/`` and ``prompts/`` import nothing of ``bot/`` or ``eval/``, directly or through another module;
-- ``eval/`` imports no face (``bot.api``, ``bot.ui``, ``bot.cli``, ``bot.commands``, ``bot.integrations``);
+- the faces live in ``bot.faces`` (API, page, CLI, integrations); neither the dialogue core (the rest of ``bot``)
+  nor ``eval/`` imports them;
 - the faces never reach into a service's ``.store`` or ``.engine``: they talk to ``ChatService``.
 
 The import graph is built by grimp (the engine behind import-linter) from the files as they are; an
@@ -21,7 +22,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "retrieval", "prompts", "eval")
 MAX_LINES = 400
-FACES = ("bot.api", "bot.ui", "bot.cli", "bot.commands", "bot.integrations")
+FACES = ("bot.faces.api", "bot.faces.ui", "bot.faces.cli", "bot.faces.commands", "bot.faces.integrations")
+ENTRY_POINTS = {"bot.__main__"}  # `python -m bot` starts the command line
 SERVICE_INSIDES = ("store", "engine")  # what a face must not reach through
 # `<name>.store` / `<name>.engine` that are not a service's insides, with why.
 NOT_A_SERVICE = {
@@ -108,6 +110,14 @@ def test_eval_imports_no_face(graph: grimp.ImportGraph, face: str) -> None:
     assert face in graph.modules, f"{face} moved: update FACES in this test"
     chains = _chains(graph, "eval", face)
     assert not chains, f"eval must not import the face {face}:\n" + "\n".join(chains)
+
+
+def test_the_dialogue_core_imports_no_face(graph: grimp.ImportGraph) -> None:
+    users = graph.find_downstream_modules("bot.faces", as_package=True)
+    core = sorted(m for m in users if m.startswith("bot.") and not m.startswith("bot.faces")
+                  and m not in ENTRY_POINTS)
+    assert not core, "the dialogue core must not import the faces:\n" + "\n".join(
+        " -> ".join(c) for m in core for c in sorted(graph.find_shortest_chains(m, "bot.faces", as_packages=True))[:1])
 
 
 def _reach_throughs(path: Path, root: Path = REPO) -> list[str]:

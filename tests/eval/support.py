@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.faces.cli import main
 
 
 def assert_help_lists(

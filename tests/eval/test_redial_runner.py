@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.cli import build_parser
+from bot.faces.cli import build_parser
 from tests.eval.support import assert_help_lists
 
 
@@ -23,7 +23,7 @@ def test_cli_help_lists_the_options(capsys, argv, expected):
 
 
 def test_cli_system_names_are_the_runners():
-    from bot.commands.evaluate import SYSTEMS as CLI_SYSTEMS
+    from bot.faces.commands.evaluate import SYSTEMS as CLI_SYSTEMS
     from eval.systems import SYSTEMS
 
     assert CLI_SYSTEMS == SYSTEMS

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bot.cli import build_parser, main
+from bot.faces.cli import build_parser, main
 from eval.ab_stats import bootstrap_interval, comparison_cells, paired_bootstrap
 from tests.eval.support import assert_help_lists, main_on_small_redial
 

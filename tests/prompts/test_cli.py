@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands.prompts import register
+from bot.faces.commands.prompts import register
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,7 +83,7 @@ def test_extra_dir_and_validate(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_through_the_recbot_entry_point(tmp_path: Path):
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "prompts", "render", "chitchat", "--vars", "-"],
+    proc = subprocess.run([sys.executable, "-m", "bot.faces.cli", "prompts", "render", "chitchat", "--vars", "-"],
                           input='{"user_message": "hi"}', capture_output=True, text=True, cwd=REPO,
                           env={"PATH": "", "RECBOT_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"},
                           timeout=120)

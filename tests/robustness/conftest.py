@@ -1,8 +1,8 @@
 """Fixtures for the robustness tests: the API test helpers' small real index and the tiny real LLM.
 
-The index is built once per test session by ``tests.bot.api.support`` (a ``recbot ingest``
+The index is built once per test session by ``tests.bot.faces.api.support`` (a ``recbot ingest``
 subprocess); this directory gets its own copy of it, its own SQLite session store and one TestClient
-over the real app (no auth, no rate limit: the limits are tested in tests/bot/api).
+over the real app (no auth, no rate limit: the limits are tested in tests/bot/faces/api).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.api.support import build_pristine, data_dir_copy, settings_for
+from tests.bot.faces.api.support import build_pristine, data_dir_copy, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def robust_service(robust_settings):  # noqa: ANN001, ANN201
 def client(robust_settings, robust_service) -> Iterator:  # noqa: ANN001
     from fastapi.testclient import TestClient
 
-    from bot.api import ApiConfig, create_app
+    from bot.faces.api import ApiConfig, create_app
 
     app = create_app(robust_settings, robust_service, api_config=ApiConfig(rate_per_minute=0))
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -6,7 +6,7 @@ server killed with SIGKILL. Retrieval, the embedder and, where a reply must be w
 are the real ones. ``@pytest.mark.timeout`` is the hang guard: a turn that hangs fails the test.
 
 (A server killed in the middle of a turn is tested with the other ``recbot serve`` restarts, in
-tests/bot/api/test_server.py.)
+tests/bot/faces/api/test_server.py.)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.llm.openai_compat import OpenAICompatLLM
 from bot.state import SessionState
 from prompts.loader import PromptLibrary
 from retrieval.schema import Query
-from tests.bot.api.support import parse_sse
+from tests.bot.faces.api.support import parse_sse
 from tests.retrieval.conftest import ChromaServer
 
 pytestmark = pytest.mark.slow  # the real embedder and retrieval, real servers
@@ -138,7 +138,7 @@ def test_a_stalled_llm_server_gives_a_degraded_reply_not_a_hang(retriever, stall
 def test_the_api_reply_carries_the_degraded_reason(retriever, stalled, tmp_path: Path):  # noqa: ANN001
     from fastapi.testclient import TestClient
 
-    from bot.api import ApiConfig, create_app
+    from bot.faces.api import ApiConfig, create_app
     from bot.chat_service import ChatService
     from bot.sessions import SQLiteSessionStore
     from bot.settings import Settings
@@ -179,7 +179,7 @@ def test_chroma_server_going_away_falls_back_to_memory_and_readyz_says_so(
 
     from fastapi.testclient import TestClient
 
-    from bot.api import ApiConfig, create_app
+    from bot.faces.api import ApiConfig, create_app
     from bot.chat_service import ChatService
     from bot.llm.factory import create_llm
     from bot.sessions import SQLiteSessionStore

@@ -33,7 +33,7 @@ def test_a_model_server_crash_mid_turn_degrades_one_reply_and_recovers(
 ):
     from fastapi.testclient import TestClient
 
-    from bot.api import ApiConfig, create_app
+    from bot.faces.api import ApiConfig, create_app
     from bot.chat_service import ChatService
     from bot.sessions import SQLiteSessionStore
     from bot.llm.models import packaged_model

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from eval.load_rounds import LoadConversation, check_loopback, format_table, percentile, run
-from tests.bot.api.support import Server, data_dir_copy, free_port
+from tests.bot.faces.api.support import Server, data_dir_copy, free_port
 
 
 def test_only_loopback_targets_are_accepted():

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from bot.api.runtime import OWNER_KEY
-from bot.api.security import hash_key, key_id
+from bot.faces.api.runtime import OWNER_KEY
+from bot.faces.api.security import hash_key, key_id
 
 pytestmark = pytest.mark.slow  # the real index and the real LLM behind the app
 
@@ -37,7 +37,7 @@ OWNER = {OWNER_KEY: key_id(hash_key(KEY))}  # session meta that makes a session 
 
 @pytest.fixture(scope="module")
 def api_schema(robust_settings, robust_service):  # noqa: ANN001, ANN201
-    from bot.api import ApiConfig, create_app
+    from bot.faces.api import ApiConfig, create_app
 
     config = ApiConfig(keys=[hash_key(KEY)], rate_per_minute=0)
     app = create_app(robust_settings, robust_service, api_config=config)
@@ -117,7 +117,7 @@ def test_the_documented_non_blank_pattern_is_the_servers_empty_text_rule():
     They must agree on every character, or schemathesis' valid texts get 422 (or invalid ones 200)."""
     import re
 
-    from bot.api.models import NON_BLANK
+    from bot.faces.api.models import NON_BLANK
 
     non_blank = re.compile(NON_BLANK)
     disagree = [

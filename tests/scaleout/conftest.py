@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from eval.topology import PostgresServer, Process, chroma_server, ingest, llm_server, replica
-from tests.bot.api.support import CATALOGUE, LIMIT, MAX_TOKENS, TINY, build_pristine
+from tests.bot.faces.api.support import CATALOGUE, LIMIT, MAX_TOKENS, TINY, build_pristine
 
 SLOTS = 4
 

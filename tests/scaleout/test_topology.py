@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.bot.api.support import parse_sse
+from tests.bot.faces.api.support import parse_sse
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.slow, pytest.mark.timeout(1200)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.llm.base import ChatMessage, GenerationConfig, LLMError
 from bot.llm.openai_compat import OpenAICompatLLM
-from tests.bot.api.support import free_port
+from tests.bot.faces.api.support import free_port
 from tests.bot.llm.conftest import LONG_PROMPT, PERSON_SCHEMA, TINY
 
 STORY = [ChatMessage("user", LONG_PROMPT)]
