@@ -65,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmp_ = p.add_argument_group("--compare")
     cmp_.add_argument("--slots", type=int, default=8, help="parallel slots of the llama.cpp server (8)")
     cmp_.add_argument("--replicas", type=int, default=2, help="recbot serve replicas behind it (2)")
-    cmp_.add_argument("--threads", type=int, default=1,
-                      help="CPU threads of the llama.cpp server (1, as the in-process default on 2 cores)")
+    cmp_.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                      help="CPU threads of the llama.cpp server (default: every core here, %(default)s: it is the "
+                           "LLM service of the topology; the in-process model keeps half the cores for the app)")
     cmp_.add_argument("--limit", type=int, default=300, help="items of the catalogue to ingest (300; 0 = all)")
     cmp_.add_argument("--max-tokens", type=int, default=None, help="reply length cap (default: settings)")
     cmp_.add_argument("--dsn", help="PostgreSQL for the sessions (default: a throw-away local cluster)")

@@ -20,10 +20,11 @@ def test_the_speedup_compares_the_largest_n_with_the_best_in_process_round():
                    server=[_round(1, 0.5), _round(4, 0.9), _round(16, 1.2)])
     assert c.baseline == pytest.approx(0.40)
     assert c.scaled.concurrency == 16 and c.speedup == pytest.approx(3.0)
+    assert c.same_load_speedup == pytest.approx(1.2 / 0.35)  # against the in-process round at N=16
     assert c.clean
     table = c.table()
     assert "in-process llamacpp x1" in table and "llama server 8 slots x2" in table
-    assert "3.00x the best in-process figure (0.40 turns/s)" in table
+    assert "3.43x the in-process setup at the same N, 3.00x the best in-process figure (0.40 turns/s)" in table
     assert len([line for line in table.splitlines() if line.startswith(("in-process", "llama server"))]) == 6
 
 
