@@ -141,7 +141,8 @@ class Explainer:
         # a year range
         if state.year is not None and f.year is not None and state.year.contains(f.year):
             lo, hi = state.year.min, state.year.max
-            if lo is not None and hi is not None and lo % 10 == 0 and hi - lo == 9:
+            decade = lo is not None and hi is not None and lo % 10 == 0 and hi - lo == 9
+            if decade:
                 rng = book.render("reasons.year_range.decade", decade=int(lo))
             elif lo is not None and hi is not None:
                 rng = book.render("reasons.year_range.between", lo=int(lo), hi=int(hi))
@@ -149,7 +150,8 @@ class Explainer:
                 rng = book.render("reasons.year_range.after", lo=int(lo))
             else:
                 rng = book.render("reasons.year_range.before", hi=int(hi or 0))
-            if f.year in (lo, hi) and book.has("reasons.year_at_limit"):  # not "from 2000, 2000 or earlier"
+            # not "from 2000, 2000 or earlier"; a decade reads the same at its ends ("from 1980, in the 1980s")
+            if not decade and f.year in (lo, hi) and book.has("reasons.year_at_limit"):
                 rng = None
             out.append(("year_wish", book.render("reasons.year_wish", year=f.year, range=rng) if rng else
                         book.render("reasons.year_at_limit", year=f.year)))

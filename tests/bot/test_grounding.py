@@ -358,3 +358,10 @@ def test_a_number_in_a_title_is_no_claim():
     sentence = "48 Hrs. (1982): comedy, as you asked; from 1982, in the 1980s you asked for."
     assert checker.check(sentence, ["hrs"]).ok
     assert not checker.check("48 Hrs. (1982): comedy, 112 votes on 9.5 scales.", ["hrs"]).ok  # still checked
+
+
+def test_a_film_from_the_first_year_of_a_decade_is_in_that_decade():
+    films = [_film("sh", "The Shining", 1980, ["horror"], ["Stanley Kubrick"], ["Stephen King"], ["Jack Nicholson"])]
+    explainer = Explainer({f.id: f for f in films}.get, "movie", films)
+    why = explainer.explain(films[0], SessionState(year=Range(1980, 1989)), "en").why
+    assert "from 1980, in the 1980s you asked for" in why and "limit" not in why
