@@ -73,16 +73,35 @@ class LexicalIndex:
         return cls(bm25s.BM25.load(str(directory)), size)
 
     def search(self, text: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top ``n`` positions with a positive BM25 score, restricted to ``allowed`` when given."""
+        """Top ``n`` positions with a positive BM25 score, restricted to ``allowed`` when given; best first,
+        equal scores in position order.
+
+        The top is taken among the positive scores only: bm25s' own selection runs ``argpartition`` over
+        every document, mostly zeros, and numpy's selection degrades on such ties (7 ms instead of 0.4 ms
+        over 200k documents)."""
         tokens = tokenize(text)
         if not tokens or n <= 0 or self.size == 0:
             return []
-        k = min(n, self.size)
         weight_mask = None if allowed is None else allowed.astype(np.float32)
-        docs, scores = self._bm25.retrieve(
-            [tokens], k=k, show_progress=False, n_threads=0, weight_mask=weight_mask
-        )
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        scores = self._bm25.get_scores(tokens, weight_mask=weight_mask)
+        docs = np.flatnonzero(scores > 0)
+        values = scores[docs]
+        if docs.size > n:
+            top = np.argpartition(-values, n - 1)[:n]
+            docs, values = docs[top], values[top]
+        order = np.lexsort((docs, -values))
+        return [(int(docs[j]), float(values[j])) for j in order]
+
+    def _postings_sorted(self) -> bool:
+        """Whether every term's document list is in ascending order (bm25s builds them so; checked once)."""
+        known = getattr(self, "_sorted", None)
+        if known is None:
+            indices, indptr = self._bm25.scores["indices"], self._bm25.scores["indptr"]
+            rising = np.diff(indices) > 0
+            starts = indptr[1:-1] - 1  # a new term's list may start lower than the previous list ended
+            rising[starts[(starts >= 0) & (starts < rising.size)]] = True
+            known = self._sorted = bool(rising.all())
+        return known
 
     def matched_terms_at(self, text: str, positions: Sequence[int]) -> list[list[str]]:
         """For each item position, the words of ``text`` its item text holds (as :func:`matched_terms`
@@ -95,12 +114,18 @@ class LexicalIndex:
         scores = self._bm25.scores
         indices, indptr = scores["indices"], scores["indptr"]
         pos = np.asarray(positions, dtype=np.int64)
+        sorted_lists = self._postings_sorted()
         for w in words:
             t = vocab.get(w)
             if t is None:
                 continue
             docs = indices[indptr[t] : indptr[t + 1]]
-            for j in np.flatnonzero(np.isin(pos, docs)):
+            if sorted_lists:  # a binary search per position, not a hash of a list that can hold most items
+                at = np.minimum(np.searchsorted(docs, pos), max(docs.size - 1, 0))
+                hit = np.flatnonzero(docs[at] == pos) if docs.size else ()
+            else:
+                hit = np.flatnonzero(np.isin(pos, docs))
+            for j in hit:
                 out[j].append(w)
         return out
 

@@ -32,6 +32,7 @@ from retrieval.filters import has_constraints, mask, to_where
 from retrieval.index import IndexSnapshot
 from retrieval.itemstore import ItemTable
 from retrieval.schema import Candidate, Item, Query
+from retrieval.vector_pass import few_rows, vector_pass
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,19 @@ class Retriever:
         dense_text = " ".join(x for x in (query.text.strip(), *query.genres, *query.people) if x)
         liked = [table.pos[i] for i in query.liked_ids if i in table.pos][-cfg.max_liked :]
         qvec = self.embedder.embed_query(dense_text) if dense_text else None
-        # the in-memory path scores the text and every liked item in one pass over the item vectors
-        sims = None if self._chroma_first(constrained) else self._memory_sims(
-            [v for v in (qvec, *(table.vectors[p] for p in liked)) if v is not None], allowed)
         if qvec is not None:
             remember = getattr(self.reranker, "remember_text_vector", None)
             if remember is not None:  # a reranker that embeds the same text reuses this vector
                 remember(dense_text, qvec)
+        # the in-memory path scores the text, every liked item and the reranker's own query vector (the
+        # transfer ranker's two-tower) in one pass over the item vectors
+        sims = shared = None
+        if not self._chroma_first(constrained):
+            rerank_vector = getattr(self.reranker, "content_query_vector", None)
+            extra = rerank_vector(query, table) if rerank_vector is not None else None
+            sims, shared = self._memory_sims(
+                [v for v in (qvec, *(table.vectors[p] for p in liked)) if v is not None], allowed, extra)
+        if qvec is not None:
             lists.append(_List("dense", cfg.dense_weight,
                                self._dense(qvec, n, query, allowed, excluded, constrained, sims, 0)))
         if query.text.strip() or query.people:
@@ -152,7 +159,9 @@ class Retriever:
         candidates = self._fuse(lists, query, allowed)
         if self.reranker is not None and candidates:
             head = candidates[: cfg.mmr_pool * 2]
-            candidates = self.reranker.rerank(query, head, table) + candidates[len(head) :]
+            reranked = (self.reranker.rerank(query, head, table) if shared is None  # the ranker's own pass
+                        else self.reranker.rerank(query, head, table, content=shared))  # type: ignore[call-arg]
+            candidates = reranked + candidates[len(head) :]
         return self._mmr(candidates, query.k)
 
     # -- lists ----------------------------------------------------------------------------------
@@ -161,20 +170,30 @@ class Retriever:
         mode = self.config.filter_mode
         return mode == "chroma" or (mode == "auto" and not constrained)
 
-    def _memory_sims(self, vecs: list[np.ndarray], allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(allowed positions, ``len(idx) x len(vecs)`` similarities) in one pass over the item vectors: a
-        copy of the allowed rows when they are few, else every row's score (a copy of most of a large
-        matrix costs several passes over it: 105 ms CPU against 29 ms at 200k items, 85% allowed)."""
+    def _memory_sims(self, vecs: list[np.ndarray], allowed: np.ndarray, extra: np.ndarray | None = None,
+                     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+        """((allowed positions, ``len(idx) x len(vecs)`` similarities), (allowed positions, their scores by
+        ``extra``) or None) in one pass over the item vectors (:func:`retrieval.vector_pass.vector_pass`):
+        only the allowed rows when they are few, else every row's score (at 200k items, 85% allowed,
+        gathering most of the matrix costs more than scoring it all)."""
         idx = np.flatnonzero(allowed)
         vectors = self.table.vectors
-        if idx.size == 0 or not vecs:
-            return idx, np.zeros((idx.size, len(vecs)), dtype=np.float32)
-        few = idx.size * 4 < len(vectors)
-        if len(vecs) == 1:
-            sims = vectors[idx] @ vecs[0] if few else (vectors @ vecs[0])[idx]
-            return idx, sims[:, None]
-        q = np.stack(vecs, axis=1).astype(vectors.dtype, copy=False)
-        return idx, (_blocked_matmul(vectors[idx], q) if few else _blocked_matmul(vectors, q)[idx])
+        products: list[np.ndarray] = []
+        if vecs:  # one vector: a matrix-vector product; several: one matrix product per block
+            products.append(vecs[0] if len(vecs) == 1 else np.stack(vecs, axis=1).astype(vectors.dtype, copy=False))
+        if extra is not None:
+            products.append(np.asarray(extra, dtype=vectors.dtype))
+        if idx.size == 0 or not products:
+            empty = np.zeros((idx.size, len(vecs)), dtype=np.float32)
+            return (idx, empty), (None if extra is None else (idx, np.zeros(idx.size, dtype=np.float32)))
+        if few_rows(idx, len(vectors)):
+            outs = vector_pass(vectors, products, idx)
+        else:
+            outs = [out[idx] for out in vector_pass(vectors, products)]
+        sims = np.zeros((idx.size, 0), dtype=np.float32)
+        if vecs:
+            sims = outs[0] if outs[0].ndim == 2 else outs[0][:, None]
+        return (idx, sims), (None if extra is None else (idx, outs[-1]))
 
     def _dense(
         self, qvec: np.ndarray, n: int, query: Query, allowed: np.ndarray, excluded: set[int], constrained: bool,
@@ -196,7 +215,7 @@ class Retriever:
                     self.dense_calls["fallback"] += 1
         with self._lock:
             self.dense_calls["memory"] += 1
-        idx, scores = self._memory_sims([qvec], allowed) if sims is None else sims
+        idx, scores = self._memory_sims([qvec], allowed)[0] if sims is None else sims
         if idx.size == 0:
             return []
         col = np.ascontiguousarray(scores[:, 0 if sims is None else column])
@@ -305,15 +324,6 @@ class Retriever:
             remaining[j] = False
             max_sim = np.maximum(max_sim, vecs @ vecs[j])
         return [pool[j] for j in chosen]
-
-
-def _blocked_matmul(m: np.ndarray, q: np.ndarray, rows: int = 256) -> np.ndarray:
-    """``m @ q`` for a few columns ``q``, a cache-sized block of rows at a time: one pass over ``m`` for all
-    columns (BLAS's matrix product packs all of ``m`` first: 53 ms instead of 29 ms at 200k x 384, 2 columns)."""
-    out = np.empty((len(m), q.shape[1]), dtype=np.result_type(m, q))
-    for start in range(0, len(m), rows):
-        np.matmul(m[start : start + rows], q, out=out[start : start + rows])
-    return out
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

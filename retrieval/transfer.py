@@ -37,6 +37,7 @@ from retrieval.rerank import predict_positive
 from retrieval.rerank_features import feature_frame
 from retrieval.schema import Candidate, Query
 from retrieval.transfer_model import QueryParts, TwoTower, dense_text, positions
+from retrieval.vector_pass import few_rows
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +88,20 @@ def allowed_mask(query: Query, table: ItemTable) -> np.ndarray:
 def build_pool(query: Query, head: Sequence[Candidate], table: ItemTable, total: np.ndarray,
                allowed: np.ndarray, extra: int) -> list[Candidate]:
     """The retriever's head plus the ``extra`` best allowed items by two-tower score."""
-    present = {table.pos[c.item.id] for c in head if c.item.id in table.pos}
+    present = [table.pos[c.item.id] for c in head if c.item.id in table.pos]
     out = list(head)
-    scores = np.where(allowed, total, -np.inf)
+    keep = allowed.copy()
     if present:
-        scores[list(present)] = -np.inf
-    k = min(extra, int(np.isfinite(scores).sum()))
+        keep[present] = False
+    idx = np.flatnonzero(keep)  # the top is taken among these only (numpy's selection slows down on the
+    scores = total[idx]  # ties of a whole-table array where most items are -inf)
+    finite = np.isfinite(scores)
+    if not finite.all():
+        idx, scores = idx[finite], scores[finite]
+    k = min(extra, idx.size)
     if k > 0:
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
+        top = np.sort(np.argpartition(-scores, k - 1)[:k]) if idx.size > k else np.arange(idx.size)
+        top = idx[top[np.argsort(-scores[top], kind="stable")]]  # best first, equal scores by position
         out += [Candidate(item=table.items[int(p)], score=0.0, signals={}, reasons=["people who liked the same "
                           "things were recommended it" if query.liked_ids or query.exclude_ids
                           else "a well-reviewed match"]) for p in top]
@@ -236,23 +242,34 @@ class TransferReranker:
         self._last_text = (text, vector)
         return vector
 
+    def content_query_vector(self, query: Query, table: ItemTable) -> np.ndarray:
+        """The two-tower's query vector: the retriever scores the items by it in its own pass over the item
+        vectors and hands the scores to :meth:`rerank` (``content``), so that pass is not made twice."""
+        return self.artifact.two_tower.query_vector(QueryParts.build(query, table, self.text_vector(query)))
+
     def prepare(self, query: Query, table: ItemTable, only_allowed: bool = False,
+                content: tuple[np.ndarray, np.ndarray] | None = None,
                 ) -> tuple[QueryParts, dict[str, np.ndarray], np.ndarray]:
         """(query parts, two-tower scores over the table, allowed mask) for one query. ``only_allowed``:
         when under a quarter of the items are allowed, score only those (the others are NaN; ranking
-        reads allowed items only, and a large table's vector pass costs most of a turn)."""
+        reads allowed items only, and a large table's vector pass costs most of a turn). ``content``:
+        (allowed positions, their content scores) already computed by the retriever's pass
+        (:meth:`content_query_vector`); only those rows are then read."""
         parts = QueryParts.build(query, table, self.text_vector(query))
         allowed = allowed_mask(query, table)
-        rows = None
-        if only_allowed:
+        rows = given = None
+        if content is not None and np.array_equal(content[0], np.flatnonzero(allowed)):
+            rows, given = content
+        elif only_allowed:
             idx = np.flatnonzero(allowed)
-            rows = idx if idx.size * 4 < len(table) else None
-        tt = self.artifact.two_tower.scores(parts, table, rows)
-        tt["has_film"] = self.artifact.two_tower.table_cache(table).has_film.astype(np.float64)
+            rows = idx if few_rows(idx, len(table)) else None
+        tt = self.artifact.two_tower.scores(parts, table, rows, given)
+        tt["has_film"] = self.artifact.two_tower.table_cache(table).has_film_score
         return parts, tt, allowed
 
-    def rerank(self, query: Query, candidates: list[Candidate], table: ItemTable) -> list[Candidate]:
-        parts, tt, allowed = self.prepare(query, table, only_allowed=True)
+    def rerank(self, query: Query, candidates: list[Candidate], table: ItemTable,
+               content: tuple[np.ndarray, np.ndarray] | None = None) -> list[Candidate]:
+        parts, tt, allowed = self.prepare(query, table, only_allowed=True, content=content)
         pool = build_pool(query, candidates, table, tt["total"], allowed, self.artifact.config.extra)
         if not pool:
             return pool

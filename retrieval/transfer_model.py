@@ -30,6 +30,7 @@ import numpy as np
 from retrieval.itemstore import ItemTable
 from retrieval.schema import Query
 from retrieval.titlekey import film_key
+from retrieval.vector_pass import vector_pass
 
 # Numeric facts read as quality signals (missing ones are 0 with a "missing" flag), and their scaling.
 QUALITY_FACTS: tuple[tuple[str, float, bool], ...] = (
@@ -103,6 +104,20 @@ class TableCache:
     has_film: np.ndarray  # (n,) bool
     quality: np.ndarray  # (n, N_QUALITY)
     prior: np.ndarray  # (n,) film bias + quality weights . quality
+    film_rows: np.ndarray = field(init=False, repr=False)  # positions with a film vector
+    has_film_score: np.ndarray = field(init=False, repr=False)  # has_film as the ranker's float64 feature
+
+    def __post_init__(self) -> None:
+        self.film_rows = np.flatnonzero(self.has_film)
+        self.has_film_score = self.has_film.astype(np.float64)
+        self._film_compact = self.film_vecs[self.film_rows]  # the film scores' pass reads only these rows
+
+    def film_scores(self, seed_film: np.ndarray) -> np.ndarray:
+        """``film_vecs @ seed_film`` over every row (rows without a film vector are exactly 0)."""
+        out = np.zeros(len(self.has_film), dtype=np.result_type(self.film_vecs, seed_film))
+        if self.film_rows.size:
+            out[self.film_rows] = self._film_compact @ seed_film
+        return out
 
 
 @dataclass
@@ -142,30 +157,29 @@ class TwoTower:
     def query_vector(self, parts: QueryParts) -> np.ndarray:
         return self.w_text @ parts.text_vec + self.w_seed @ parts.seed_vec + self.w_liked @ parts.liked_vec
 
-    def scores(self, parts: QueryParts, table: ItemTable, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def scores(self, parts: QueryParts, table: ItemTable, rows: np.ndarray | None = None,
+               content: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-item ``content``, ``film`` and ``prior`` scores and their sum ``total`` over the whole table.
 
         ``rows``: only these positions are scored (the others are NaN): a query under hard constraints
-        needs only its allowed items, and a pass over a large table's vectors is the costliest step."""
+        needs only its allowed items, and a pass over a large table's vectors is the costliest step.
+        ``content``: those rows' content scores (``table.vectors[rows] @ query_vector``) when the caller's
+        own pass over the vectors already computed them (:mod:`retrieval.vector_pass`)."""
         cache = self.table_cache(table)
-        qv = self.query_vector(parts)
         seeds = [s for s in parts.seeds if cache.has_film[s]]
         with_film = bool(seeds) and bool(cache.film_vecs.shape[1])
         seed_film = cache.film_vecs[seeds].mean(axis=0) if with_film else None
-        if rows is not None:
-            content = np.full(len(table), np.nan, dtype=np.float32)
-            content[rows] = table.vectors[rows] @ qv
-            film = np.zeros(len(table), dtype=np.float32)
-            if seed_film is not None:
-                film[rows] = self.film_weight * (cache.film_vecs[rows] @ seed_film)
-            total = content + film + cache.prior
-            return {"content": content, "film": film, "prior": cache.prior, "total": total}
-        content = table.vectors @ qv
+        if rows is None:
+            content_all = vector_pass(table.vectors, [self.query_vector(parts)])[0]
+        else:
+            content_all = np.full(len(table), np.nan, dtype=np.float32)
+            content_all[rows] = (vector_pass(table.vectors, [self.query_vector(parts)], rows)[0]
+                                 if content is None else content)
         film = np.zeros(len(table), dtype=np.float32)
         if seed_film is not None:
-            film = self.film_weight * (cache.film_vecs @ seed_film)
-        total = content + film + cache.prior
-        return {"content": content, "film": film, "prior": cache.prior, "total": total}
+            film = self.film_weight * cache.film_scores(seed_film)  # only the rows with a film vector
+        total = content_all + film + cache.prior
+        return {"content": content_all, "film": film, "prior": cache.prior, "total": total}
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
