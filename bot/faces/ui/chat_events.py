@@ -93,8 +93,10 @@ def wire_chat_events(ctrl: AppController, v: ChatView) -> None:
     # ------------------------------------------------------------------ chat
     turn_outputs = v.turn_outputs
 
-    def chat(text: str, sid: str | None, prof: dict[str, Any], hist: list, ids: list, shown: list):
+    def chat(text: str, sid: str | None, prof: dict[str, Any], hist: list, ids: list, shown: list,
+             saved: str | None = None):
         text = (text or "").strip()
+        sid = sid or saved  # sent before the page's load event restored the saved conversation: continue it
         if not text:
             yield {v.status: "Type a message first."}
             return
@@ -103,7 +105,7 @@ def wire_chat_events(ctrl: AppController, v: ChatView) -> None:
             return
         yield from guarded(run_turn(text, sid, prof, hist, ids, shown), [*hist, as_user(text)], ids)
 
-    chat_inputs = [v.msg, v.session_id, v.profile, v.history, v.msg_ids, v.cards]
+    chat_inputs = [v.msg, v.session_id, v.profile, v.history, v.msg_ids, v.cards, v.saved_session]
     gr.on([v.msg.submit, v.send_btn.click], chat, chat_inputs, turn_outputs, api_name="chat",
           show_progress="hidden", concurrency_id="turn", concurrency_limit=TURN_CONCURRENCY)
 

@@ -85,7 +85,10 @@ def wire_settings_events(ctrl: AppController, demo: gr.Blocks, v: ChatView) -> N
             log.info("runtime status not available yet: %s", exc)
         catalogue = Profile.from_dict(prof).catalogue
         if not ctrl.session_exists(saved, catalogue):
-            return {**out, v.session_id: None}
+            # Nothing to bring back: leave the conversation alone. On a first visit this event ends only
+            # once the chat service is built (tens of seconds), and a message sent meanwhile has started
+            # a session that a `None` here would drop: the next message began a new, empty one.
+            return out
         assert saved is not None
         stored = ctrl.sessions.messages(saved)
         hist = [as_user(m.text) if m.role == "user" else as_assistant(m.text) for m in stored]

@@ -167,3 +167,55 @@ def test_chat_page_in_chromium(running_app, chromium, tmp_path):
         assert outside == [], f"the page tried to reach the internet: {outside}"
     finally:
         context.close()
+
+
+def test_a_message_sent_before_the_page_finished_loading_keeps_its_conversation(running_app, chromium):
+    """On a first visit the page's load event ends only once the chat service is built (tens of seconds);
+    a person may send a message before that. The load must not drop the session that message started:
+    it had done so, and the next message began a new, empty conversation ("something funnier" lost the
+    liked film and the decade). Here the load event is held back until the first turn has finished."""
+    first, second = "Show me a scary horror film from the 1980s please, quickly", "something funnier"
+    held: list = []
+
+    def hold_first_join(route):
+        if not held:  # the first event the page sends is its load event
+            held.append(route)
+        else:
+            route.continue_()
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.route("**/queue/join*", hold_first_join)
+        page.goto(running_app.url)
+        page.wait_for_selector("#msg textarea", timeout=60_000)
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert held, "the page's load event was never seen"
+        assert "Ranking" not in page.inner_text("#runtime")  # the load has not run: it fills this line
+
+        page.fill("#msg textarea", first)
+        page.click("#send")
+        page.wait_for_selector("#card-0 .rb-card", timeout=WAIT_MS)
+        sid = _session_of(running_app.store, first)
+        page.wait_for_function(f"() => document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 1 && "
+                               "!document.querySelector('#chat [data-testid=\"bot\"]').innerText.trim()"
+                               ".startsWith('…')", timeout=WAIT_MS)
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(running_app.store.messages(sid)) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+
+        held[0].continue_()  # now the load event runs and its outputs reach the page
+        page.wait_for_function("() => document.querySelector('#runtime')?.innerText?.includes('Ranking')",
+                               timeout=WAIT_MS)
+        page.fill("#msg textarea", second)
+        page.click("#send")
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(running_app.store.messages(sid)) < 4 and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert [m.text for m in running_app.store.messages(sid)[::2]] == [first, second]
+        state = running_app.store.get(sid).state
+        assert state.year is not None and state.year.min == 1980  # the decade asked for first still holds
+    finally:
+        context.close()
