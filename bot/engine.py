@@ -31,6 +31,7 @@ from bot.replies import fixed_reply, follow_up, render
 from bot.state import SessionState
 from bot.understanding import FeedbackKind, Understander, Understanding, related_ids
 from bot.understanding.llm_step import LLMReader
+from bot.understanding.topic_change import starts_new_topic
 from prompts.loader import PromptLibrary
 from retrieval.schema import Candidate, Item, Query
 
@@ -309,7 +310,11 @@ class ConversationEngine:
         u = self.understander.parse(text, state)
         reader = LLMReader(self.llm, self.prompts, self.understander.vocab, prompt_set=self.config.prompt_set,
                            domain=self.config.domain)
-        return reader.read(u, state, self.config.llm_understanding, cancel)
+        u = reader.read(u, state, self.config.llm_understanding, cancel)
+        if starts_new_topic(state, u, self.understander.vocab.items):  # applied by ``state.apply``
+            log.info("liked %s fit none of the held genres / years: a new topic", u.liked_ids)
+            u.new_topic = True
+        return u
 
     # -- prompts --------------------------------------------------------------------------------
 

@@ -118,11 +118,18 @@ class SessionState(Preferences):
         self.wishes.append(wish)
         del self.wishes[:-MAX_WISHES]
 
+    def drop_topic(self) -> None:
+        """Forget the wanted genres and years (a liked film has started a new topic)."""
+        self.genres[:] = []
+        self.year = None
+
     def apply(self, u: Understanding) -> None:
         """Fold one understood message into the state and count the turn."""
         self.turn += 1
         if u.language and u.text.strip():
             self.language = u.language
+        if u.new_topic:  # "I like Interstellar, anything similar?" after 90s comedies
+            self.drop_topic()
         if u.replace_genres:  # "something funnier": the new genres replace the wanted ones
             self.genres[:] = []
         _drop(self.genres, u.drop_genres)

@@ -93,6 +93,7 @@ class Understanding(Preferences):
     another: bool = False
     modifiers: list[str] = Field(default_factory=list)  # names of the relative requests understood
     beyond_catalogue: str | None = None  # e.g. "year_after:2014"
+    new_topic: bool = False  # liked films the held genres / years do not fit: those are dropped
     llm_used: bool = False
     llm_error: str | None = None
 

@@ -141,10 +141,11 @@ def suite_settings(tmp_path_factory):
     (data / "prompts").mkdir()
     settings = Settings(data_dir=data, catalogue="movies",
                         llm={"backend": "llamacpp", "model": "smollm2-135m", "max_tokens": 40})
-    def wanted(it) -> bool:  # ~1,200 films: well reviewed ones, the 1980s, and two directors the slice names
+    def wanted(it) -> bool:  # ~1,300 films: well reviewed ones, the 1980s, 90s comedies, two directors
         reviews = it.facts.get("rt_reviews") or 0
-        return reviews >= 170 or bool(it.year and 1980 <= it.year <= 1989 and reviews >= 45) or any(
-            p in it.people for p in ("Christopher Nolan", "John Carpenter"))
+        nineties_comedy = bool(it.year and 1990 <= it.year <= 1999 and "comedy" in {g.casefold() for g in it.genres})
+        return reviews >= 170 or bool(it.year and 1980 <= it.year <= 1989 and reviews >= 45) or (
+            nineties_comedy and reviews >= 45) or any(p in it.people for p in ("Christopher Nolan", "John Carpenter"))
 
     films = [it for it in load_catalogue("movies", progress=False).items if wanted(it)]
     recipes = load_catalogue("recipes", progress=False).items[:800]
@@ -172,4 +173,7 @@ def test_the_slice_runs_through_the_api_and_explanations_hold(suite_settings):
     assert first.action == "recommend" and first.passed, result.failures()
     shifted = [t for t in result.turns if t.conversation == "en-alien-funnier"]  # a liked film vs "funnier"
     assert len(shifted) == 2 and all(t.passed for t in shifted), result.failures()
+    # a liked film that the held decade and genre do not fit leads: sci-fi like Interstellar, not 90s comedies
+    new_topic = [t for t in result.turns if t.conversation == "zh-comedy-then-interstellar"]
+    assert len(new_topic) == 2 and all(t.passed for t in new_topic), result.failures()
     assert "category: cards" in result.table() and "false claims / 100" in result.table()
