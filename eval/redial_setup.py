@@ -114,6 +114,14 @@ def load_repeats(settings: Settings, snapshot: IndexSnapshot, embedder: Embedder
     return model if isinstance(model, RepeatModel) else None
 
 
+def engine_states(settings: Settings, snapshot: IndexSnapshot):
+    """Dialogue states read the way the chat reads messages (its engine's ``understand``, rules only):
+    what the rankers train on, so training sees the states the benchmark and the chat build."""
+    from eval.systems import DialogueStates
+
+    return DialogueStates.from_engine(benchmark_engine(settings, snapshot, understander_for(snapshot), llm=False))
+
+
 def benchmark_engine(settings: Settings, snapshot: IndexSnapshot, understander, *, llm: bool):
     """The chat's :class:`~bot.engine.ConversationEngine` over ``snapshot`` whose ``understand`` the benchmark
     calls: rules only (no LLM loaded, ``llm_understanding="never"``) unless ``llm``."""

@@ -47,12 +47,13 @@ from bot.settings import Settings, get_settings
 from eval.metrics import item_ranks, mean_item_scores, scores_from_rank
 from eval.redial_catalogue import RedialCatalogue, load_catalogue
 from eval.redial_scoring import K
-from eval.redial_setup import INDEX_NAME, open_redial_index, read_any_turns, save_repeats, understander_for
+from eval.redial_setup import INDEX_NAME, engine_states, open_redial_index, read_any_turns, save_repeats
 from eval.redial_turns import RedialTurn, read_turns, truth_for_turn
 from eval.repeats import train_repeats
 from eval.systems import DialogueStates, eval_retrieval_config
 from retrieval.embeddings import Embedder
 from retrieval.index import IndexSnapshot
+from retrieval.item_weights import ItemWeights, TableWeights
 from retrieval.itemstore import ItemTable
 from retrieval.rerank import (
     FEATURES,
@@ -78,6 +79,7 @@ from retrieval.schema import Candidate, Query
 log = logging.getLogger(__name__)
 
 HEAD = 100  # what the retriever hands a reranker: the fused head (RetrievalConfig.mmr_pool * 2)
+INNER_FOLDS = 5  # item-weight models per training set, each without a fifth of its dialogues
 
 
 @dataclass
@@ -142,7 +144,7 @@ def prepare_turns(turns: Sequence[RedialTurn], snapshot: IndexSnapshot, embedder
                   catalogue: RedialCatalogue, settings: Settings, *, progress: bool = True,
                   states: DialogueStates | None = None) -> list[TurnData]:
     """Queries and retriever heads for every turn with a non-empty new-only truth."""
-    states = states or DialogueStates(understander_for(snapshot))
+    states = states or engine_states(settings, snapshot)
     config = eval_retrieval_config(services.retrieval_config(settings))
     retriever = Retriever(snapshot, embedder, config)
     probe = LearnedReranker(ScoringModel(None, InteractionStats(), 0, 0), embedder)
@@ -159,35 +161,46 @@ def prepare_turns(turns: Sequence[RedialTurn], snapshot: IndexSnapshot, embedder
 
 
 def _rows(data: TurnData, table: ItemTable, arrays: StatsArrays, config: RerankConfig, catalogue: RedialCatalogue,
-          minus: Minus | None, head_only: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
+          minus: Minus | None, weights: TableWeights | None = None,
+          head_only: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(canonical ids, features, labels) of one turn's pool, context items removed."""
-    pool = list(data.head) if head_only else expand_candidates(data.query, data.head, table, arrays, config, minus)
+    pool = list(data.head) if head_only else expand_candidates(data.query, data.head, table, arrays, config, minus,
+                                                                weights)
     ids = [catalogue.canonical_id(c.item.id) for c in pool]
     keep = [j for j, i in enumerate(ids) if i not in data.exclude]
     pool = [pool[j] for j in keep]
     ids = [ids[j] for j in keep]
-    X = featurize(data.query, pool, table, arrays, data.qvec, minus, config.max_seeds, config.profile_genres)
+    X = featurize(data.query, pool, table, arrays, data.qvec, minus, config.max_seeds, config.profile_genres,
+                  weights)
     y = np.array([1 if i in data.truth else 0 for i in ids], dtype=np.int8)
     return ids, X, y
 
 
 def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue, contribs: dict[str, Contribution],
          config: RerankConfig, seed: int, negative_rate: float) -> ScoringModel:
-    """Fit one scorer on ``data`` with counts from ``data``'s dialogues (each turn's own removed).
+    """Fit one scorer on ``data`` with counts and item weights from ``data``'s dialogues.
 
-    Every positive is kept and a seeded random ``negative_rate`` share of the negatives (a uniform
-    subsample of negatives changes the odds by a constant factor, not the order of candidates).
+    A turn never sees its own dialogue: its own counts are removed (:class:`Minus`), and its item
+    weights come from one of ``INNER_FOLDS`` models each learned without a share of the dialogues
+    (the weights cannot forget one dialogue). Every positive is kept and a seeded random
+    ``negative_rate`` share of the negatives (a uniform subsample of negatives changes the odds by a
+    constant factor, not the order of candidates).
     """
     rng = np.random.default_rng(seed)
-    stats = InteractionStats.from_contributions(contribs[d] for d in {t.turn.dialog_id for t in data})
+    dialogues = sorted({t.turn.dialog_id for t in data})
+    stats = InteractionStats.from_contributions(contribs[d] for d in dialogues)
     arrays = StatsArrays(stats, table)
+    weights = ItemWeights.fit(contribs[d].mentioned for d in dialogues)
+    inner = {d: fold_of_dialogue(d + "#inner", INNER_FOLDS) for d in dialogues}
+    inner_weights = [TableWeights(ItemWeights.fit(contribs[d].mentioned for d in dialogues if inner[d] != k), table)
+                     for k in range(INNER_FOLDS)]
     minus_of: dict[str, Minus] = {}
     Xs, ys = [], []
     for t in data:
         d = t.turn.dialog_id
         if d not in minus_of:
             minus_of[d] = Minus.of(contribs[d], table)
-        _, X, y = _rows(t, table, arrays, config, catalogue, minus_of[d])
+        _, X, y = _rows(t, table, arrays, config, catalogue, minus_of[d], inner_weights[inner[d]])
         if negative_rate < 1.0:
             keep = (y == 1) | (rng.random(len(y)) < negative_rate)
             X, y = X[keep], y[keep]
@@ -196,7 +209,7 @@ def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue,
     X = np.vstack(Xs)
     y = np.concatenate(ys)
     model = fit_model(X, y, seed=seed)
-    return ScoringModel(model=model, stats=stats, trained_on=len(y), positives=int(y.sum()))
+    return ScoringModel(model=model, stats=stats, trained_on=len(y), positives=int(y.sum()), weights=weights)
 
 
 def _top(ids: Sequence[str], scores: np.ndarray, keep: np.ndarray | None = None) -> list[str]:
@@ -242,7 +255,7 @@ def train(
     if {t.dialog_id for t in extra_turns} & {t.dialog_id for t in turns}:
         raise ValueError(f"{extra_path}: shares dialogues with {turns_path}; pass another file as extra")
     contribs = contributions(conversation_turns([*turns, *extra_turns]))
-    states = DialogueStates(understander_for(snapshot))
+    states = engine_states(settings, snapshot)
     data = prepare_turns(turns, snapshot, embedder, catalogue, settings, progress=progress, states=states)
     extra = prepare_turns(extra_turns, snapshot, embedder, catalogue, settings, progress=progress, states=states)
     dialogues = sorted({t.dialog_id for t in turns})
@@ -260,7 +273,8 @@ def train(
         test_data = [t for t in data if fold_of[t.turn.dialog_id] == f]
         scorer = _fit(train_data, table, catalogue, contribs, config, seed, negative_rate)
         arrays = StatsArrays(scorer.stats, table)
-        rows = [_rows(t, table, arrays, config, catalogue, None) for t in test_data]
+        weights = TableWeights(scorer.weights, table)
+        rows = [_rows(t, table, arrays, config, catalogue, None, weights) for t in test_data]
         if rows:  # one prediction call per fold: the model's cost is per call and per tree
             scores = scorer.model.predict_proba(np.vstack([X for _, X, _ in rows]))[:, 1]
             bounds = np.cumsum([0, *(len(ids) for ids, _, _ in rows)])
@@ -324,7 +338,8 @@ def _importance(scorer: ScoringModel, sample: Sequence[TurnData], table: ItemTab
     from sklearn.inspection import permutation_importance
 
     arrays = StatsArrays(scorer.stats, table)
-    parts = [_rows(t, table, arrays, config, catalogue, None)[1:] for t in sample]
+    weights = TableWeights(scorer.weights, table) if scorer.weights is not None else None
+    parts = [_rows(t, table, arrays, config, catalogue, None, weights)[1:] for t in sample]
     if not parts:
         return {}
     X = np.vstack([p[0] for p in parts])

@@ -38,9 +38,9 @@ from bot import services
 from bot.settings import Settings, get_settings
 from eval.metrics import item_ranks, mean_item_scores, scores_from_rank
 from eval.redial_scoring import K
-from eval.redial_setup import understander_for
+from eval.redial_setup import engine_states
 from eval.redial_turns import RedialTurn, read_turns, truth_for_turn
-from eval.systems import DialogueStates, eval_retrieval_config
+from eval.systems import eval_retrieval_config
 from eval.train_reranker import HEAD, fold_of_dialogue
 from eval.transfer_data import mapped_catalogue, mapped_share, raw_dialogue_turns
 from eval.transfer_fit import fit_scorer, fit_two_tower
@@ -89,7 +89,7 @@ def prepare(turns: Sequence[tuple[str, RedialTurn]], snapshot: IndexSnapshot, se
     """Query, retriever head and query parts of every turn with a new-only truth."""
     embedder = services.embedder(settings)
     retriever = Retriever(snapshot, embedder, eval_retrieval_config(services.retrieval_config(settings)))
-    states = DialogueStates(understander_for(snapshot))
+    states = engine_states(settings, snapshot)
     out = []
     for source, turn in tqdm(turns, desc="retrieving candidates", unit="turn", disable=not progress):
         truth = truth_for_turn(turn, "new-only")

@@ -25,6 +25,8 @@ content and prior signals:
   recommended and mentioned, and how often it was recommended after the items mentioned here
   (``P(recommended | seed mentioned)``, summed and maxed over seeds) or mentioned in the same
   conversations (co-mention, denser than co-recommendation);
+- learned item-to-item weights (:mod:`retrieval.item_weights`, EASE) from the items mentioned here:
+  summed, largest, and the candidate's rank among every item by the summed weight;
 - context: how many liked / mentioned items, words of free text and genres the query has.
 
 Missing values are NaN (the boosted trees route them natively). A trained :class:`RerankerArtifact`
@@ -49,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.embeddings import Embedder
+from retrieval.item_weights import ItemWeights, TableWeights
 from retrieval.itemstore import ItemTable
 from retrieval.rerank_counts import (  # noqa: F401 - re-exported
     Contribution,
@@ -107,6 +110,7 @@ class ScoringModel:
     stats: InteractionStats
     trained_on: int  # training rows
     positives: int
+    weights: ItemWeights | None = None  # learned item-to-item weights (the ``ease_*`` features)
 
 
 @dataclass
@@ -174,11 +178,18 @@ class LearnedReranker:
         self.embedder = embedder
         self.config = config or RerankConfig()
         self._arrays: tuple[int, StatsArrays] | None = None
+        self._weights: tuple[int, TableWeights | None] | None = None
 
     def arrays(self, table: ItemTable) -> StatsArrays:
         if self._arrays is None or self._arrays[0] != id(table):
             self._arrays = (id(table), StatsArrays(self.scorer.stats, table))
         return self._arrays[1]
+
+    def weights(self, table: ItemTable) -> TableWeights | None:
+        if self._weights is None or self._weights[0] != id(table):
+            learned = self.scorer.weights
+            self._weights = (id(table), TableWeights(learned, table) if learned is not None else None)
+        return self._weights[1]
 
     def query_vector(self, query: Query) -> np.ndarray | None:
         text = _dense_text(query)
@@ -186,14 +197,16 @@ class LearnedReranker:
 
     def pool(self, query: Query, candidates: Sequence[Candidate], table: ItemTable,
              minus: Minus | None = None) -> list[Candidate]:
-        return expand_candidates(query, candidates, table, self.arrays(table), self.config, minus)
+        return expand_candidates(query, candidates, table, self.arrays(table), self.config, minus,
+                                 self.weights(table))
 
     def rerank(self, query: Query, candidates: list[Candidate], table: ItemTable) -> list[Candidate]:
         pool = self.pool(query, candidates, table)
         if not pool:
             return pool
         X = featurize(query, pool, table, self.arrays(table), self.query_vector(query),
-                      max_seeds=self.config.max_seeds, profile_genres=self.config.profile_genres)
+                      max_seeds=self.config.max_seeds, profile_genres=self.config.profile_genres,
+                      weights=self.weights(table))
         scores = predict_positive(self.scorer.model, X)
         out = []
         for c, s in zip(pool, scores, strict=True):

@@ -11,11 +11,12 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.filters import mask
+from retrieval.item_weights import TableWeights
 from retrieval.itemstore import ItemTable
 from retrieval.rerank_counts import Minus, StatsArrays
 from retrieval.schema import Candidate, Query
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 FEATURES: tuple[str, ...] = (
     # retrieval signals of the fused list (NaN for items the reranker added)
     "rrf", "dense", "lexical", "in_neighbour", "fused_rank",
@@ -25,6 +26,8 @@ FEATURES: tuple[str, ...] = (
     "seed_title_overlap", "year", "year_gap_liked",
     # priors from training conversations
     "rec_log", "mention_log", "cooc_sum", "cooc_max", "comention_sum", "comention_max", "catalogue_pop",
+    # learned item-to-item weights (EASE, :mod:`retrieval.item_weights`) from the mentioned items
+    "ease_sum", "ease_max", "ease_rank",
     # the query itself
     "n_liked", "n_context", "text_words", "n_genres",
 )
@@ -42,6 +45,7 @@ class RerankConfig:
     popular: int = 300  # most-recommended items added to the pool
     genre_popular: int = 150  # most-recommended items of the wanted genres (or the liked items' genres)
     co_recommended: int = 100  # items most often recommended after this conversation's items
+    ease_candidates: int = 100  # items with the largest learned weights from this conversation's items
     max_seeds: int = 20  # most recent mentioned items used as seeds
     profile_genres: int = 2  # without wanted genres: this many of the liked items' commonest genres
 
@@ -118,7 +122,8 @@ def _comention_scores(stats: StatsArrays, seeds: Sequence[int], cols: np.ndarray
 
 
 def expand_candidates(query: Query, candidates: Sequence[Candidate], table: ItemTable, stats: StatsArrays,
-                      config: RerankConfig, minus: Minus | None = None) -> list[Candidate]:
+                      config: RerankConfig, minus: Minus | None = None,
+                      weights: TableWeights | None = None) -> list[Candidate]:
     """``candidates`` plus popular and co-recommended items that satisfy the query, none excluded.
 
     Added candidates carry a ``prior`` signal and a reason ("often recommended" or "often recommended
@@ -177,6 +182,14 @@ def expand_candidates(query: Query, candidates: Sequence[Candidate], table: Item
                 src = seeds[int(np.argmax(block[:, j]))]
                 out.append(Candidate(item=table.items[int(p)], score=0.0, signals={"prior": float(total[p])},
                                      reasons=[f"often recommended alongside {table.items[src].label}"]))
+                present.add(int(p))
+    if seeds and weights is not None and config.ease_candidates > 0:
+        free = allowed.copy()
+        if present:
+            free[list(present)] = False
+        for p, w in weights.top(seeds, free, config.ease_candidates):
+            out.append(Candidate(item=table.items[p], score=0.0, signals={"prior": w},
+                                 reasons=["often comes up with the films mentioned"]))
     return out
 
 
@@ -236,11 +249,12 @@ def fill_retrieval_signals(X: np.ndarray, col: dict[str, int], candidates: Seque
 
 def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, stats: StatsArrays,
               qvec: np.ndarray | None = None, minus: Minus | None = None,
-              max_seeds: int = 20, profile_genres: int = 2) -> np.ndarray:
+              max_seeds: int = 20, profile_genres: int = 2, weights: TableWeights | None = None) -> np.ndarray:
     """The ``len(candidates) x len(FEATURES)`` feature matrix (float64, NaN = missing).
 
     ``qvec`` is the embedded query text (see :func:`_dense_text`); without it ``text_sim`` falls back
-    to the dense signal the retriever recorded. ``minus`` removes a training conversation's own counts.
+    to the dense signal the retriever recorded. ``minus`` removes a training conversation's own counts;
+    ``weights`` (learned without that conversation when training) give the ``ease_*`` columns.
     """
     X, col, cand_pos, vecs = feature_frame(candidates, table, FEATURES)
     if len(candidates) == 0:
@@ -298,6 +312,8 @@ def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, s
     X[:, col["comention_sum"]] = total
     X[:, col["comention_max"]] = best
     X[:, col["catalogue_pop"]] = table.popularity[cand_pos]
+    if weights is not None:
+        X[:, [col["ease_sum"], col["ease_max"], col["ease_rank"]]] = weights.features(seeds, np.asarray(cand_pos))
 
     X[:, col["n_liked"]] = len(liked)
     X[:, col["n_context"]] = len(seeds)
