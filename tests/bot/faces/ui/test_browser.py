@@ -52,6 +52,31 @@ def _session_of(store, message: str):
     return found[0]
 
 
+def _open_chat(chromium, url: str, pattern: str, handler):
+    """A fresh browser context on the chat page, requests matching ``pattern`` routed to ``handler``."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.route(pattern, handler)
+        page.goto(url)
+        page.wait_for_selector("#msg textarea", timeout=60_000)
+    except BaseException:
+        context.close()
+        raise
+    return context, page
+
+
+def _stored(page, store, sid: str, n: int) -> list:
+    """The session's messages once at least ``n`` are stored (a turn ends when its reply is stored)."""
+    stored = store.messages(sid)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while len(stored) < n:
+        assert time.monotonic() < deadline, f"only {len(stored)} of {n} messages stored"
+        page.wait_for_timeout(200)
+        stored = store.messages(sid)
+    return stored
+
+
 def test_chat_page_in_chromium(running_app, chromium, tmp_path):
     origin = running_app.url.rstrip("/")
     outside: list[str] = []
@@ -64,24 +89,15 @@ def test_chat_page_in_chromium(running_app, chromium, tmp_path):
             outside.append(url)
             route.abort()
 
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    context, page = _open_chat(chromium, running_app.url, "**/*", only_local)
     try:
-        page = context.new_page()
-        page.route("**/*", only_local)
-        page.goto(running_app.url)
-        page.wait_for_selector("#msg textarea", timeout=60_000)
         page.evaluate(RECORD_BOT_TEXTS)
 
         page.fill("#msg textarea", MESSAGE)
         page.click("#send")
         page.wait_for_selector("#card-0 .rb-card", timeout=WAIT_MS)  # cards come before the text
         sid = _session_of(running_app.store, MESSAGE)
-        stored = running_app.store.messages(sid)
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while len(stored) < 2:  # the turn ends when its reply is stored
-            assert time.monotonic() < deadline, "no reply stored"
-            page.wait_for_timeout(200)
-            stored = running_app.store.messages(sid)
+        stored = _stored(page, running_app.store, sid, 2)
         assert [m.role for m in stored] == ["user", "assistant"]
         reply = stored[1].text
         recs = stored[1].data["recommendations"]
@@ -183,12 +199,8 @@ def test_a_message_sent_before_the_page_finished_loading_keeps_its_conversation(
         else:
             route.continue_()
 
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    context, page = _open_chat(chromium, running_app.url, "**/queue/join*", hold_first_join)
     try:
-        page = context.new_page()
-        page.route("**/queue/join*", hold_first_join)
-        page.goto(running_app.url)
-        page.wait_for_selector("#msg textarea", timeout=60_000)
         deadline = time.monotonic() + 30
         while not held and time.monotonic() < deadline:
             page.wait_for_timeout(100)
@@ -199,22 +211,17 @@ def test_a_message_sent_before_the_page_finished_loading_keeps_its_conversation(
         page.click("#send")
         page.wait_for_selector("#card-0 .rb-card", timeout=WAIT_MS)
         sid = _session_of(running_app.store, first)
-        page.wait_for_function(f"() => document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 1 && "
+        page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 1 && "
                                "!document.querySelector('#chat [data-testid=\"bot\"]').innerText.trim()"
                                ".startsWith('…')", timeout=WAIT_MS)
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while len(running_app.store.messages(sid)) < 2 and time.monotonic() < deadline:
-            page.wait_for_timeout(200)
+        _stored(page, running_app.store, sid, 2)
 
         held[0].continue_()  # now the load event runs and its outputs reach the page
         page.wait_for_function("() => document.querySelector('#runtime')?.innerText?.includes('Ranking')",
                                timeout=WAIT_MS)
         page.fill("#msg textarea", second)
         page.click("#send")
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while len(running_app.store.messages(sid)) < 4 and time.monotonic() < deadline:
-            page.wait_for_timeout(200)
-        assert [m.text for m in running_app.store.messages(sid)[::2]] == [first, second]
+        assert [m.text for m in _stored(page, running_app.store, sid, 4)[::2]] == [first, second]
         state = running_app.store.get(sid).state
         assert state.year is not None and state.year.min == 1980  # the decade asked for first still holds
     finally:
