@@ -141,6 +141,7 @@ class SessionState(Preferences):
             self.dislike(item_id)
         for item_id in u.seen_ids:
             self.mark_seen(item_id)
+        _push(self.mentioned_ids, [i for i in u.mentioned_ids if i not in self.exclude_ids])
         self.want_genres(u.genres)
         self.avoid_genres(u.unwanted_genres)
         self.want_people(u.people)
@@ -195,8 +196,9 @@ class SessionState(Preferences):
     # ------------------------------------------------------------------------------- queries
     @property
     def exclude_ids(self) -> list[str]:
-        """Items never to recommend again: shown, disliked, seen, and the liked ones (already known)."""
-        return list(dict.fromkeys([*self.shown_ids, *self.disliked_ids, *self.seen_ids, *self.liked_ids]))
+        """Items never to recommend again: shown, disliked, seen, named, and the liked ones (already known)."""
+        return list(dict.fromkeys([*self.shown_ids, *self.disliked_ids, *self.seen_ids, *self.mentioned_ids,
+                                   *self.liked_ids]))
 
     def to_query(self, k: int = 10, also_exclude: Iterable[str] = ()) -> Query:
         """The retrieval request for the next recommendations (``also_exclude``: e.g. sequels)."""

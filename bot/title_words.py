@@ -19,16 +19,19 @@ from spellchecker import SpellChecker
 
 _WORDS_FILE = Path(__file__).with_name("understanding") / "lexicon" / "title_words.yaml"
 _LISTS = yaml.safe_load(_WORDS_FILE.read_text(encoding="utf-8"))
-FUNCTION_WORDS = frozenset(_LISTS["function_words"].split())
+FUNCTION_WORDS = frozenset(w for word in _LISTS["function_words"].split() for w in (word, word.replace("'", "")))  # "dont" too
 COMMON_WORDS = frozenset(_LISTS["common_words"].split())
 
 # A word: letters/digits, with inner apostrophes ("schindler's", "don't").
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# the words of free text, and "&" (which titles and their keys spell "and": "Fast & Furious")
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
 _LABEL_RE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 _QUOTE_RE = re.compile(r"\"([^\"\n]+)\"|“([^”\n]+)”|(?<!\w)'([^'\n]+?)'(?!\w)|‘([^’\n]+)’|\*([^*\n]+)\*")
 _SUBTITLE_RE = re.compile(r"\s*(?::| - | – | — )\s*")
 _TRAILING_ARTICLE_RE = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an)$", re.IGNORECASE)
-_YEAR_AFTER_RE = re.compile(r"^\s*(?:\(\s*(\d{4})\s*\)|,?\s*(?:from\s+)?(\d{4})\b)")
+# "Heat (1995)", "Heat, 1995", "Heat from 1995"; "Airplane! (1980)" (a title's own closing punctuation)
+_YEAR_AFTER_RE = re.compile(r"^(?:[!?.…]*\s*\(\s*(\d{4})\s*\)|\s*,?\s*(?:from\s+)?(\d{4})\b)")
 _JOINER_RE = re.compile(r"^\s*(?:,|;|/|&|\+|and|or|plus|as well as|,\s*and|,\s*or|and also)\s*$",
                         re.IGNORECASE)
 # "a film set in New York": a place, whatever the catalogue says

@@ -239,8 +239,8 @@ class TitleIndex:
         """
         if not text or not text.strip():
             return []
-        tokens = [Token(m.start(), m.end(), m.group(0), fold_word(m.group(0)))
-                  for m in tw._WORD_RE.finditer(text)]
+        tokens = [Token(m.start(), m.end(), m.group(0), "and" if m.group(0) == "&" else fold_word(m.group(0)))
+                  for m in tw._TOKEN_RE.finditer(text)]
         if not tokens:
             return []
         accepted: list[Candidate] = []
@@ -363,7 +363,7 @@ class TitleIndex:
         window = tokens[cand.start_tok:cand.end_tok]
         if cand.risk == 3 or tw._PLACE_BEFORE_RE.search(text[:window[0].start]):
             return False
-        if cand.risk == 0:
+        if cand.risk == 0 or self._dated(cand, text[window[-1].end:]):
             return True
         content = [t for t in window if t.key != "the"] or window
         capitalised = (informative and content[0].raw[0].isupper()
@@ -380,6 +380,14 @@ class TitleIndex:
         if tw._YEAR_AFTER_RE.match(text[window[-1].end:]):
             return True
         return None
+
+    def _dated(self, cand: Candidate, after: str) -> bool:
+        """Followed by "(year)" of one of its items: "Get Out (2017)" is the film, however ordinary its words."""
+        m = tw._YEAR_AFTER_RE.match(after)
+        if m is None or m.group(1) is None:
+            return False
+        year = int(m.group(1))
+        return any(self.items[i].year == year for i in cand.ids)
 
     def _finish(self, text: str, tokens: list[Token], cand: Candidate) -> Mention:
         start, end = tokens[cand.start_tok].start, tokens[cand.end_tok - 1].end

@@ -40,6 +40,7 @@ from bot.understanding.patterns import (
     REQUEST,
     SEEN,
     SIMILAR,
+    SIMILAR_REFERENCE,
     WISH_CUE,
     WORDS,
     alternation,
@@ -123,6 +124,15 @@ def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+_DATED = re.compile(r"\(\s*\d{4}\s*\)\s*$")
+_BRACKET_YEAR = re.compile(r"\(\s*\d{4}\s*\)")
+
+
+def _dated(mention: str) -> bool:
+    """The mention ends with its year in brackets: the person named exactly one of the same-title items."""
+    return bool(_DATED.search(mention))
+
+
 class Understander:
     """Parses messages against one catalogue's :class:`Vocabulary`. Cheap to call; build once."""
 
@@ -202,6 +212,10 @@ class Understander:
         # ordinary phrases, references and relative requests are never titles
         never = [(m.start(), m.end()) for m in _NEVER_TITLE.finditer(folded)]
         never += [(m.start(), m.end()) for m in REF_ORDINAL.finditer(folded)]
+        if _BRACKET_YEAR.search(text):  # "50 First Dates (2004)", "The Last Jedi (2017)": cited titles win
+            cited = [m.span for m in self.vocab.titles.find_mentions(text, expected_ids=last)
+                     if _dated(text[m.span[0]:m.span[1]])]
+            never = [(a, b) for a, b in never if not any(c <= a and b <= d for c, d in cited)]
         shifts = fact_shift_spans(folded, self.vocab)  # "more protein": a fact, not the ingredient Protein
         phrase_spans = [p for p in self._phrase_spans(text) if not any(a <= p.start < b for a, b in shifts)]
         cued = [(p.start, p.end) for p in phrase_spans if p.kind == "cued_person"]
@@ -260,7 +274,7 @@ class Understander:
                 u.beyond_catalogue = f"missing_item:{missing}"
                 continue
             alternatives = self.vocab.titles.alternatives(item_id)
-            if alternatives:
+            if alternatives and not _dated(text[span.start:span.end]):  # "Heat (1995)" is not ambiguous
                 u.ambiguous[item_id] = alternatives
             kind = self._title_sentiment(folded, span, clauses, negated, as_words)
             if item_id in last and kind in ("like", "dislike", "seen"):
@@ -272,6 +286,7 @@ class Understander:
                 add(target, [item_id])
             else:
                 about.append(item_id)
+                add(u.mentioned_ids, [item_id])
 
         if last:
             reference_feedback(folded, clauses, negated, last, u, bool(title_spans))
@@ -291,7 +306,7 @@ class Understander:
             return u
 
         # relative requests, relative to the titles named here or the items pointed at / shown last
-        mods = [m for _, _, m in find_modifiers(folded)]
+        mods = [m for _, _, m in find_modifiers(masked_text)]
         if mods:
             refs = [*u.liked_ids, *[f.item_id for f in u.feedback if f.kind == "like"]]
             apply_modifiers(u, mods, self.vocab, refs, last, state.year if state is not None else None,
@@ -322,7 +337,9 @@ class Understander:
                           or u.asks_for_recommendation)
         if u.intent in ("chitchat", "recommend", "ask_about") and is_off_topic(folded, understood_something=understood):
             u.intent, u.about_id, u.wishes = "off_topic", None, []
-            u.liked_ids, u.disliked_ids, u.seen_ids = [], [], []
+            u.liked_ids, u.disliked_ids, u.seen_ids, u.mentioned_ids = [], [], [], []
+        judged = {*u.liked_ids, *u.disliked_ids, *u.seen_ids}  # a verdict found later (a reference) wins
+        u.mentioned_ids = [i for i in u.mentioned_ids if i not in judged]
         yr = self.vocab.year_range
         if yr and u.year is not None and u.year.min is not None and u.year.min > yr[1]:
             u.beyond_catalogue = f"year_after:{yr[1]}"
@@ -346,10 +363,17 @@ class Understander:
         if in_ranges(span.start, negated):
             return "dislike"
         a, b = _clause_of(span.start, clauses)
-        if text[b:b + 1] in ("?", "？") or QUESTION_START.match(masked[a:b]):
-            return None  # "Is Heat any good?", "Have you seen Alien?": a question, not a verdict
         clause = text[a:b]
         before, after = text[a:span.start], text[span.end:b]
+        if text[b:b + 1] in ("?", "？") or QUESTION_START.match(masked[a:b]):
+            # "Is Heat any good?", "Have you seen Alien?": a question, not a verdict; but "anything similar
+            # to Heat?" and "I love Heat, know any films like it?" name the reference of a request
+            if SIMILAR_REFERENCE.search(before):
+                return "like"
+            if (not QUESTION_START.match(masked[a:b]) and POSITIVE.search(before)
+                    and (REQUEST.search(after) or SIMILAR.search(after))):
+                return "like"
+            return None
         if NEGATIVE.search(after) or NEGATIVE.search(before):
             return "dislike"
         if NEG_TRIGGER.search(NEG_EXCEPTIONS.sub(" ", after)) and POSITIVE.search(after):

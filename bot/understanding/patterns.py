@@ -75,6 +75,7 @@ CLAUSE_BREAK = re.compile(
 POSITIVE = _cue("positive", _LEX.positive)
 NEGATIVE = _cue("negative", _LEX.negative)
 SIMILAR = _cue("similar")
+SIMILAR_REFERENCE = _cue("similar_reference")
 SEEN = _cue("seen")
 REQUEST = _cue("request", _LEX.request)
 DESIRE = _cue("desire")

@@ -41,6 +41,9 @@ class Preferences(Taste):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     seen_ids: list[str] = Field(default_factory=list)
+    # titles named without a verdict ("Have you seen Alien?"): known to the person, so never recommended,
+    # and context for the ranker
+    mentioned_ids: list[str] = Field(default_factory=list)
     moods: list[str] = Field(default_factory=list)
     unwanted_moods: list[str] = Field(default_factory=list)
     wishes: list[str] = Field(default_factory=list)
@@ -65,7 +68,8 @@ class Preferences(Taste):
     def to_query(self, k: int = 10, exclude_ids: list[str] | None = None) -> Query:
         """The retrieval request these preferences make: the taste, the most recent liked items, the text."""
         taste = self.taste() | {"liked_ids": list(self.liked_ids[-MAX_LIKED_IN_QUERY:])}
-        excluded = exclude_ids if exclude_ids is not None else [*self.disliked_ids, *self.seen_ids, *self.liked_ids]
+        excluded = (exclude_ids if exclude_ids is not None
+                    else [*self.disliked_ids, *self.seen_ids, *self.mentioned_ids, *self.liked_ids])
         return Query(**taste, text=self.query_text(), exclude_ids=list(dict.fromkeys(excluded)), k=k)
 
 

@@ -79,6 +79,10 @@ def _decade_start(d: int) -> int:
     return d if d >= 1000 else (1900 + d if d >= 20 else 2000 + d)
 
 
+_CITED_BEFORE = re.compile(r"[\w!?.…]\s*\(\s*$")  # a word (or "Airplane!"), then "(" right before the year
+_CITED_AFTER = re.compile(r"\s*\)")
+
+
 def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> tuple[list[Span], Range | None]:
     """Years, decades and ranges in ``text`` ("80s", "after 2000", "八十年代", "los 90") and the range they make."""
     spans: list[Span] = []
@@ -173,6 +177,8 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
     for m in YEAR_RE.finditer(text):
         if not free(m.start("y"), m.end("y")):
             continue
+        if _CITED_BEFORE.search(text, 0, m.start("y")) and _CITED_AFTER.match(text, m.end("y")):
+            continue  # "Zorgon (2009)": the year of a title the catalogue lacks, not a wish
         y = int(m["y"])
         named(m.start("y"), m.end("y"), (y, y))
     yr = vocab.year_range

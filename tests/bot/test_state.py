@@ -125,3 +125,16 @@ def test_known_lines_for_prompts(parser: Understander):
     assert "avoids genres: Horror" in lines
     assert "years: 1980-1989" in lines
     assert "rating: >= 7" in lines
+
+
+def test_a_title_named_without_a_verdict_is_known_context_never_recommended(parser: Understander):
+    """"Have you seen Alien?" names a film the person knows: it is context for the ranker (a query id)
+    and never recommended back, but neither liked nor seen."""
+    state = SessionState()
+    state.apply(parser.parse("Have you seen Alien?", state))
+    assert state.mentioned_ids == ["alien"] and state.liked_ids == [] and state.seen_ids == []
+    state.apply(parser.parse("I want something scary", state))
+    assert "alien" in state.to_query(5).exclude_ids
+    state.apply(parser.parse("I loved Alien", state))
+    assert state.liked_ids == ["alien"] and state.exclude_ids.count("alien") == 1
+    assert SessionState.model_validate_json(state.model_dump_json()) == state

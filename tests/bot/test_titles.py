@@ -299,3 +299,23 @@ def test_real_catalogue_find_mentions_is_fast(movie_index: TitleIndex):
     per_call = (time.perf_counter() - start) / runs
     assert len(mentions) >= 10
     assert per_call < 0.05, f"find_mentions took {per_call * 1000:.1f} ms on {len(text.split())} words"
+
+
+def test_a_title_written_with_its_year_in_brackets_is_found_however_ordinary_its_words():
+    """ReDial-style "Title (Year)": "&" is the "and" of the title's key, and a title of everyday or function
+    words counts when the year that follows is one of its items' years (not any number in brackets)."""
+    items = [*small_catalogue(),
+             _item("ff", "Fast & Furious", 2009, "Action", "Justin Lin, Vin Diesel", 100),
+             _item("getout", "Get Out", 2017, "Horror", "Jordan Peele, Daniel Kaluuya", 90)]
+    index = TitleIndex(items, reserved_words=RESERVED)
+
+    def found(text: str) -> list[tuple[str, str]]:
+        return [(text[s:e], i) for (s, e), i, _ in index.find_mentions(text)]
+
+    assert found("Hi yes I love Fast & Furious (2009) do you know any movies like that?") == [
+        ("Fast & Furious (2009)", "ff")]
+    assert found("Get Out (2017) that was a good one") == [("Get Out (2017)", "getout")]
+    assert found("Up (2009) made me cry") == [("Up (2009)", "up")]
+    assert found("I like silly ones like Airplane! (1980)") == [("Airplane! (1980)", "airplane")]
+    assert found("I want to get out (2017 was bad)") == []  # no bracketed year after the words
+    assert found("Up (1990) is not a film here") == []  # no item of that title has that year

@@ -386,3 +386,45 @@ def test_real_catalogue_understanding():
         parser.parse(text)
     per_call = (time.perf_counter() - start) / 20
     assert per_call < 0.05, f"parse took {per_call * 1000:.1f} ms"
+
+
+def test_titles_named_as_the_reference_of_a_question_are_liked(parser: Understander):
+    """A question about a title is no verdict ("Did you like Heat?"), but a request that names its
+    reference is: "anything similar to Pulp Fiction?", "I love Drive do you know any movies like that?"."""
+    assert parse(parser, "Do you know any movies similar to Pulp Fiction?").liked_ids == ["pulp"]
+    u = parse(parser, "I'm looking for something like The Matrix or Aliens any suggestions?")
+    assert u.liked_ids == ["matrix", "aliens"] and u.asks_for_recommendation
+    assert parse(parser, "I love Drive do you know any movies like that?").liked_ids == ["drive"]
+    u = parse(parser, "Did you like Heat?")
+    assert u.liked_ids == [] and u.intent == "ask_about"
+    assert parse(parser, "Have you seen Alien?").liked_ids == []
+
+
+def test_a_title_with_its_year_is_not_ambiguous_and_its_words_are_no_request(parser: Understander):
+    u = parse(parser, "I loved Heat (1986)")
+    assert u.liked_ids == ["heat86"] and u.ambiguous == {}  # the year says which Heat
+    assert parse(parser, "I loved Heat").ambiguous == {"heat95": ["heat86"]}
+    items = [*small_catalogue(), Item(id="ff", title="Fast & Furious", text="Fast & Furious (2009). Action.",
+                                      year=2009, genres=("Action",), people=("Vin Diesel",), popularity=100)]
+    u = Understander(Vocabulary.from_items(items)).parse("I love Fast & Furious (2009), anything like it?")
+    assert u.liked_ids == ["ff"]
+    assert u.modifiers == [] and u.year is None  # "fast" is the title's word, "(2009)" its year: no wishes
+
+
+def test_a_bracketed_year_after_a_title_the_catalogue_lacks_is_no_year_wish(parser: Understander):
+    assert parse(parser, "I loved Zorgon Returns (2009), anything like it?").year is None
+    assert parse(parser, "I loved Zorgon Returns! (2009)").year is None
+    assert parse(parser, "a comedy from 2009").year == Range(min=2009, max=2009)
+    assert parse(parser, "something (2009) please").year is None  # cited like a title: no constraint
+
+
+def test_a_cited_title_beats_the_reference_words_inside_it_and_contractions_are_no_titles(parser: Understander):
+    items = [*small_catalogue(),
+             Item(id="dates", title="50 First Dates", text="50 First Dates (2004). Comedy, Romance.", year=2004,
+                  genres=("Comedy", "Romance"), people=("Adam Sandler",), popularity=100),
+             Item(id="haven", title="Haven", text="Haven (2004). Drama.", year=2004, genres=("Drama",),
+                  people=("Bill Paxton",), popularity=5)]
+    p = Understander(Vocabulary.from_items(items))
+    assert p.parse("a romantic comedy like 50 First Dates (2004) please").liked_ids == ["dates"]  # "first" is no ordinal
+    u = p.parse("Did you see Alien? No I haven't.")
+    assert "haven" not in [*u.liked_ids, *u.disliked_ids, *u.seen_ids, *u.mentioned_ids]
