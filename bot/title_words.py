@@ -31,6 +31,8 @@ _QUOTE_RE = re.compile(r"\"([^\"\n]+)\"|“([^”\n]+)”|(?<!\w)'([^'\n]+?)'(?!
 _SUBTITLE_RE = re.compile(r"\s*(?::| - | – | — )\s*")
 _TRAILING_ARTICLE_RE = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an)$", re.IGNORECASE)
 # "Heat (1995)", "Heat, 1995", "Heat from 1995"; "Airplane! (1980)" (a title's own closing punctuation)
+_BRACKETED_RE = re.compile(r"\(\s*\d{4}\s*\)")
+_BRACKETED_END_RE = re.compile(r"\(\s*\d{4}\s*\)\s*$")
 _YEAR_AFTER_RE = re.compile(r"^(?:[!?.…]*\s*\(\s*(\d{4})\s*\)|\s*,?\s*(?:from\s+)?(\d{4})\b)")
 _JOINER_RE = re.compile(r"^\s*(?:,|;|/|&|\+|and|or|plus|as well as|,\s*and|,\s*or|and also)\s*$",
                         re.IGNORECASE)
@@ -64,6 +66,22 @@ def zipf(word: str) -> float:
     counts, total = _english_counts()
     n = counts.get(word, 0)
     return math.log10(n * 1e9 / total) if n else 0.0
+
+
+def bracketed_year(after: str) -> int | None:
+    """The year in brackets that ``after`` (the text after a title) starts with: "(1995)", "! (1980)"."""
+    m = _YEAR_AFTER_RE.match(after)
+    return int(m.group(1)) if m and m.group(1) else None
+
+
+def cites_year(text: str) -> bool:
+    """``text`` has a year in brackets, as a cited title does: "Heat (1995)"."""
+    return bool(_BRACKETED_RE.search(text))
+
+
+def ends_with_year(mention: str) -> bool:
+    """A mention ending with its year in brackets names exactly one of the items sharing its title."""
+    return bool(_BRACKETED_END_RE.search(mention))
 
 
 def fold(text: str) -> str:

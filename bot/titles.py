@@ -21,14 +21,13 @@ so a window is graded by how risky it is before it counts:
   mid-sentence in text whose capitalisation means something, the whole message ("Heat"), followed by
   its year, or listed with a confident title ("the babadook and heat"). "The X" written with its
   article is confident when X is a rarer word ("the godfather", "the matrix").
-- *function word* — pronouns and the like ("it", "her", "up", "them"): quoted, or capitalised in
-  mid-sentence ("I watched Her twice").
+- *function word* — pronouns and the like ("it", "her", "up", "them"): quoted, capitalised in mid-sentence
+  ("I watched Her twice"), or followed by one of its items' years in brackets ("Up (2009)").
 - *reserved* — words the caller says mean something else (genre words like "horror", feedback words
   like "yes"): only when quoted.
 
-When several items share a title, the most popular one is chosen (then the most recent) unless a year
-is given ("Heat (1986)", "Heat 1986"); :meth:`TitleIndex.alternatives` lists the others so the bot can
-ask which one was meant.
+When several items share a title, the most popular (then the most recent) is chosen unless a year is
+given ("Heat (1986)", "Heat 1986"); :meth:`TitleIndex.alternatives` lists the others, to ask which one.
 """
 
 from __future__ import annotations
@@ -363,7 +362,8 @@ class TitleIndex:
         window = tokens[cand.start_tok:cand.end_tok]
         if cand.risk == 3 or tw._PLACE_BEFORE_RE.search(text[:window[0].start]):
             return False
-        if cand.risk == 0 or self._dated(cand, text[window[-1].end:]):
+        year = tw.bracketed_year(text[window[-1].end:])  # "Get Out (2017)": the film, however ordinary its words
+        if cand.risk == 0 or (year is not None and any(self.items[i].year == year for i in cand.ids)):
             return True
         content = [t for t in window if t.key != "the"] or window
         capitalised = (informative and content[0].raw[0].isupper()
@@ -380,14 +380,6 @@ class TitleIndex:
         if tw._YEAR_AFTER_RE.match(text[window[-1].end:]):
             return True
         return None
-
-    def _dated(self, cand: Candidate, after: str) -> bool:
-        """Followed by "(year)" of one of its items: "Get Out (2017)" is the film, however ordinary its words."""
-        m = tw._YEAR_AFTER_RE.match(after)
-        if m is None or m.group(1) is None:
-            return False
-        year = int(m.group(1))
-        return any(self.items[i].year == year for i in cand.ids)
 
     def _finish(self, text: str, tokens: list[Token], cand: Candidate) -> Mention:
         start, end = tokens[cand.start_tok].start, tokens[cand.end_tok - 1].end

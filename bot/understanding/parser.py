@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.title_words import cites_year, ends_with_year
 from bot.titles import COMMON_WORDS, FUNCTION_WORDS, fold_word, normalize, zipf
 from bot.understanding.language import detect_language
 from bot.understanding.lexicon import is_cjk, load_lexicon
@@ -124,15 +125,6 @@ def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-_DATED = re.compile(r"\(\s*\d{4}\s*\)\s*$")
-_BRACKET_YEAR = re.compile(r"\(\s*\d{4}\s*\)")
-
-
-def _dated(mention: str) -> bool:
-    """The mention ends with its year in brackets: the person named exactly one of the same-title items."""
-    return bool(_DATED.search(mention))
-
-
 class Understander:
     """Parses messages against one catalogue's :class:`Vocabulary`. Cheap to call; build once."""
 
@@ -212,9 +204,8 @@ class Understander:
         # ordinary phrases, references and relative requests are never titles
         never = [(m.start(), m.end()) for m in _NEVER_TITLE.finditer(folded)]
         never += [(m.start(), m.end()) for m in REF_ORDINAL.finditer(folded)]
-        if _BRACKET_YEAR.search(text):  # "50 First Dates (2004)", "The Last Jedi (2017)": cited titles win
-            cited = [m.span for m in self.vocab.titles.find_mentions(text, expected_ids=last)
-                     if _dated(text[m.span[0]:m.span[1]])]
+        if cites_year(text):  # "50 First Dates (2004)", "The Last Jedi (2017)": cited titles win over their words
+            cited = [m.span for m in self.vocab.titles.find_mentions(text, last) if ends_with_year(text[slice(*m.span)])]
             never = [(a, b) for a, b in never if not any(c <= a and b <= d for c, d in cited)]
         shifts = fact_shift_spans(folded, self.vocab)  # "more protein": a fact, not the ingredient Protein
         phrase_spans = [p for p in self._phrase_spans(text) if not any(a <= p.start < b for a, b in shifts)]
@@ -274,7 +265,7 @@ class Understander:
                 u.beyond_catalogue = f"missing_item:{missing}"
                 continue
             alternatives = self.vocab.titles.alternatives(item_id)
-            if alternatives and not _dated(text[span.start:span.end]):  # "Heat (1995)" is not ambiguous
+            if alternatives and not ends_with_year(text[span.start:span.end]):  # "Heat (1995)" is not ambiguous
                 u.ambiguous[item_id] = alternatives
             kind = self._title_sentiment(folded, span, clauses, negated, as_words)
             if item_id in last and kind in ("like", "dislike", "seen"):
@@ -338,8 +329,7 @@ class Understander:
         if u.intent in ("chitchat", "recommend", "ask_about") and is_off_topic(folded, understood_something=understood):
             u.intent, u.about_id, u.wishes = "off_topic", None, []
             u.liked_ids, u.disliked_ids, u.seen_ids, u.mentioned_ids = [], [], [], []
-        judged = {*u.liked_ids, *u.disliked_ids, *u.seen_ids}  # a verdict found later (a reference) wins
-        u.mentioned_ids = [i for i in u.mentioned_ids if i not in judged]
+        u.mentioned_ids = [i for i in u.mentioned_ids if i not in {*u.liked_ids, *u.disliked_ids, *u.seen_ids}]
         yr = self.vocab.year_range
         if yr and u.year is not None and u.year.min is not None and u.year.min > yr[1]:
             u.beyond_catalogue = f"year_after:{yr[1]}"
@@ -366,8 +356,7 @@ class Understander:
         clause = text[a:b]
         before, after = text[a:span.start], text[span.end:b]
         if text[b:b + 1] in ("?", "？") or QUESTION_START.match(masked[a:b]):
-            # "Is Heat any good?", "Have you seen Alien?": a question, not a verdict; but "anything similar
-            # to Heat?" and "I love Heat, know any films like it?" name the reference of a request
+            # "Is Heat any good?" asks; "anything similar to Heat?", "I love Heat, any films like it?" like it
             if SIMILAR_REFERENCE.search(before):
                 return "like"
             if (not QUESTION_START.match(masked[a:b]) and POSITIVE.search(before)
