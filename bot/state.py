@@ -141,7 +141,8 @@ class SessionState(Preferences):
             self.dislike(item_id)
         for item_id in u.seen_ids:
             self.mark_seen(item_id)
-        _push(self.mentioned_ids, [i for i in u.mentioned_ids if i not in self.exclude_ids])
+        known = set(self.exclude_ids)
+        _push(self.mentioned_ids, [i for i in u.mentioned_ids if i not in known])
         self.want_genres(u.genres)
         self.avoid_genres(u.unwanted_genres)
         self.want_people(u.people)

@@ -30,9 +30,9 @@ _LABEL_RE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 _QUOTE_RE = re.compile(r"\"([^\"\n]+)\"|“([^”\n]+)”|(?<!\w)'([^'\n]+?)'(?!\w)|‘([^’\n]+)’|\*([^*\n]+)\*")
 _SUBTITLE_RE = re.compile(r"\s*(?::| - | – | — )\s*")
 _TRAILING_ARTICLE_RE = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an)$", re.IGNORECASE)
-# "Heat (1995)", "Heat, 1995", "Heat from 1995"; "Airplane! (1980)" (a title's own closing punctuation)
-_BRACKETED_RE = re.compile(r"\(\s*\d{4}\s*\)")
+_BRACKETED_RE = re.compile(r"\(\s*\d{4}\s*\)")  # a year in brackets, as titles are cited
 _BRACKETED_END_RE = re.compile(r"\(\s*\d{4}\s*\)\s*$")
+# "Heat (1995)", "Heat, 1995", "Heat from 1995"; "Airplane! (1980)" (a title's own closing punctuation)
 _YEAR_AFTER_RE = re.compile(r"^(?:[!?.…]*\s*\(\s*(\d{4})\s*\)|\s*,?\s*(?:from\s+)?(\d{4})\b)")
 _JOINER_RE = re.compile(r"^\s*(?:,|;|/|&|\+|and|or|plus|as well as|,\s*and|,\s*or|and also)\s*$",
                         re.IGNORECASE)

@@ -204,7 +204,7 @@ class Understander:
         # ordinary phrases, references and relative requests are never titles
         never = [(m.start(), m.end()) for m in _NEVER_TITLE.finditer(folded)]
         never += [(m.start(), m.end()) for m in REF_ORDINAL.finditer(folded)]
-        if cites_year(text):  # "50 First Dates (2004)", "The Last Jedi (2017)": cited titles win over their words
+        if never and cites_year(text):  # "50 First Dates (2004)", "The Last Jedi (2017)": cited titles win over their words
             cited = [m.span for m in self.vocab.titles.find_mentions(text, last) if ends_with_year(text[slice(*m.span)])]
             never = [(a, b) for a, b in never if not any(c <= a and b <= d for c, d in cited)]
         shifts = fact_shift_spans(folded, self.vocab)  # "more protein": a fact, not the ingredient Protein
@@ -257,7 +257,6 @@ class Understander:
         u.people = [p for p in u.people if p not in u.unwanted_people]
 
         # titles: feedback on shown items, or taste statements, or a question about one
-        about: list[str] = []
         for span in list(title_spans):
             item_id, _score = span.value
             missing = self._missing_sequel(text, span)
@@ -276,7 +275,6 @@ class Understander:
             if target is not None:
                 add(target, [item_id])
             else:
-                about.append(item_id)
                 add(u.mentioned_ids, [item_id])
 
         if last:
@@ -288,7 +286,7 @@ class Understander:
         if fld is None and state is not None and state.last_action == "answer" and u.is_question:
             fld = state.last_question  # "and the second one?" after "who directed the first one?"
         target = (superlative_target(self.vocab, last, sup[0], sup[1]) if sup else None) or (
-            about[0] if about else question_target(folded, last))
+            u.mentioned_ids[0] if u.mentioned_ids else question_target(folded, last))
         if target is None and state is not None and state.last_action == "answer" and REF_PRONOUN.search(folded):
             target = state.last_about  # "how long is it?" right after an answer about one item
         if u.is_question and target and (fld or sup) and not u.asks_for_recommendation:
@@ -307,13 +305,13 @@ class Understander:
         # intent
         if u.feedback:
             u.intent = "feedback"
-        elif u.is_question and not u.asks_for_recommendation and (about or question_target(folded, last)):
+        elif u.is_question and not u.asks_for_recommendation and (u.mentioned_ids or question_target(folded, last)):
             u.intent = "ask_about"
-            u.about_id = about[0] if about else question_target(folded, last)
+            u.about_id = u.mentioned_ids[0] if u.mentioned_ids else question_target(folded, last)
             u.question = fld
-        elif about and not u.is_question:
+        elif u.mentioned_ids and not u.is_question:
             # a bare title with no sentiment ("Heat", answering "a film you liked?") is a liked example
-            add(u.liked_ids, about)
+            add(u.liked_ids, u.mentioned_ids)
             u.intent = "recommend"
         else:
             wants = u.asks_for_recommendation or u.has_preferences() or bool(DESIRE.search(folded))
