@@ -91,14 +91,14 @@ def _shift_year(u: Understanding, direction: str, years: list[float], vocab: Voc
         elif current is not None and current.min is not None:
             u.year = Range(None, current.min - 1)
         else:
-            u.year = Range(None, 1979.0)
+            u.year = Range(None, float(vocab.old_until()))
     else:
         if years:
             u.year = Range(max(years) + 1, None)
         elif current is not None and current.max is not None:
             u.year = Range(current.max + 1, None)
         elif vocab.year_range:
-            u.year = Range(float(vocab.year_range[1] - 5), None)
+            u.year = Range(float(vocab.recent_from()), None)
 
 
 def _shift_duration(u: Understanding, direction: str, vocab: Vocabulary, anchors: list[str],

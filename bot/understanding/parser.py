@@ -8,11 +8,11 @@ free-text wishes, feedback on the last recommendations, relative requests ("funn
 sequels"), questions about shown items ("who directed the first one?", "which is the shortest?"), the
 message's language, and an intent (including off-topic and attempts to read the prompt).
 
-Negation is scoped to a clause: a trigger ("no", "without", "sin", "不要"…) negates what follows it up
-to the end of its clause. Negated genres and people become *unwanted*, negated titles *disliked*;
-negated words never reach the free-text wishes. Ordinary phrases are masked before titles are looked
-up: "the first one" is not *First Blood*, "more serious" not *A Serious Man*, "Hitchcock fan" is the
-person. Everything here is a lookup or a regular expression: no model, a few milliseconds a message.
+Negation runs from a trigger ("no", "without", "sin", "不要"…) to the end of its clause or to a visible new
+sentence ("I have not seen it I love Gene Wilder"). Negated genres and people become *unwanted*, negated
+titles *disliked* ("I haven't seen Heat" only names it); negated words never reach the free-text wishes.
+Ordinary phrases are masked before titles are looked up ("the first one" is not *First Blood*, "Hitchcock
+fan" is the person). Only lookups and regular expressions: no model, a few milliseconds a message.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING
 
 from bot.title_words import cites_year, ends_with_year
 from bot.titles import COMMON_WORDS, FUNCTION_WORDS, fold_word, normalize, zipf
+from bot.understanding.clauses import clause_of, negated_ranges, split_clauses
 from bot.understanding.language import detect_language
 from bot.understanding.lexicon import is_cjk, load_lexicon
 from bot.understanding.modifiers import apply_fact_shifts, apply_modifiers, fact_shift_spans, find_modifiers
 from bot.understanding.patterns import (
-    BUT_IS_TRIGGER,
-    CLAUSE_BREAK,
     DESIRE,
+    HEARD_OF,
+    INTENSITY,
+    MILDER,
     NEG_EXCEPTIONS,
     NEG_TRIGGER,
     NEGATIVE,
@@ -84,38 +86,6 @@ _SEQUEL_NUMBER_CJK = re.compile(r"\s*(?P<n>[2-9])(?![0-9a-z.:次遍部个集小�
 _ROMAN = {"2": "II", "3": "III", "4": "IV", "5": "V", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 _PERSON_CUE = re.compile(r"\s+(?:" + "|".join(re.escape(c) for c in _LEX.person_cues) + r")(?![\w'’])",
                          re.IGNORECASE)
-
-
-def _clauses(text: str) -> list[tuple[int, int]]:
-    """Clause boundaries (start, end) over ``text``."""
-    bounds, pos = [], 0
-    for m in CLAUSE_BREAK.finditer(text):
-        if m.group(0).lower() == "but" and BUT_IS_TRIGGER.search(text[:m.start()]):
-            continue  # "anything but horror": a negation, not a new clause
-        if m.start() > pos:
-            bounds.append((pos, m.start()))
-        pos = m.end()
-    if pos < len(text):
-        bounds.append((pos, len(text)))
-    return bounds
-
-
-def _negated_ranges(text: str, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Character ranges under a negation: from a trigger to the end of its clause."""
-    masked = NEG_EXCEPTIONS.sub(lambda m: " " * len(m.group(0)), text)
-    out = []
-    for start, end in clauses:
-        m = NEG_TRIGGER.search(masked, start, end)
-        if m:
-            if is_cjk(m.group(0)):  # "不含蘑菇的晚餐": the negation ends at 的, the dish is still wanted
-                de = masked.find("的", m.end(), end)
-                end = de if de > m.end() else end
-            out.append((m.start(), end))
-    return out
-
-
-def _clause_of(pos: int, clauses: list[tuple[int, int]]) -> tuple[int, int]:
-    return next(((a, b) for a, b in clauses if a <= pos < b), (0, 0))
 
 
 def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -197,8 +167,7 @@ class Understander:
         if is_prompt_leak(folded):
             u.intent = "prompt_leak"
             return u
-        clauses = _clauses(folded)
-        negated = _negated_ranges(folded, clauses)
+        clauses = split_clauses(folded)
         last = list(state.last_recommendations) if state is not None else []
 
         # ordinary phrases, references and relative requests are never titles
@@ -224,18 +193,25 @@ class Understander:
         phrase_spans = [p for p in phrase_spans if not any(p.overlaps(t) for t in title_spans)]
         masked_text = _blank(folded, [(t.start, t.end) for t in title_spans])  # "2012" the film is no year
         starts = {t.start for t in title_spans}
+        # each title one neutral word: "When Harry Met Sally was great" asks nothing, "Not Another Teen Movie"
+        # negates nothing
+        as_words = "".join(ch if ch != " " or i not in starts else "T" for i, ch in enumerate(masked_text))
+        negated = negated_ranges(as_words, clauses)
         ys, u.year = year_spans(self.vocab, masked_text, negated)
         fs, u.facts = fact_spans(self.vocab, masked_text)
-        # a question by its words, each title one neutral word: "When Harry Met Sally was great" is none
-        as_words = "".join(ch if ch != " " or i not in starts else "T" for i, ch in enumerate(masked_text))
         u.is_question = "?" in text or "？" in text or bool(QUESTION_START.search(as_words))
         u.asks_for_recommendation = bool(REQUEST.search(folded))
 
+        wanted_anyway = {*(state.genres if state is not None else []), *(
+            g for p in phrase_spans if p.kind == "genre" and not in_ranges(p.start, negated) for g in p.value)}
         for span in phrase_spans:
             # negated ("no horror") or judged right after it ("horror is not my thing")
-            _, b = _clause_of(span.start, clauses)
-            after = NEG_EXCEPTIONS.sub(" ", folded[span.end:b].split(",")[0])
+            _, b = clause_of(span.start, clauses)
+            after = NEG_EXCEPTIONS.sub(" ", masked_text[span.end:b].split(",")[0])  # "comedy like Bad Moms"
             neg = in_ranges(span.start, negated) or bool(NEGATIVE.search(after))
+            if span.kind == "genre" and neg and (MILDER.search(folded, max(0, span.start - 4), span.end) or (
+                    INTENSITY.search(folded, span.start, span.end) and wanted_anyway & set(span.value))):
+                continue  # "not too scary", "scary movies, but not gory": a milder film of the genre, not none
             if span.kind == "genre":
                 add(u.unwanted_genres if neg else u.genres, span.value)
             elif span.kind in ("person", "cued_person"):
@@ -257,6 +233,7 @@ class Understander:
         u.people = [p for p in u.people if p not in u.unwanted_people]
 
         # titles: feedback on shown items, or taste statements, or a question about one
+        unseen: list[str] = []  # "I haven't seen Heat": named, not liked
         for span in list(title_spans):
             item_id, _score = span.value
             missing = self._missing_sequel(text, span)
@@ -275,6 +252,8 @@ class Understander:
             if target is not None:
                 add(target, [item_id])
             else:
+                if kind == "unseen":
+                    unseen.append(item_id)
                 add(u.mentioned_ids, [item_id])
 
         if last:
@@ -295,7 +274,8 @@ class Understander:
             return u
 
         # relative requests, relative to the titles named here or the items pointed at / shown last
-        mods = [m for _, _, m in find_modifiers(masked_text)]
+        # a negated shift in time is no wish either way ("I don't watch newer movies" is not "newer")
+        mods = [m for a, _, m in find_modifiers(masked_text) if not (m.year and in_ranges(a, negated))]
         if mods:
             refs = [*u.liked_ids, *[f.item_id for f in u.feedback if f.kind == "like"]]
             apply_modifiers(u, mods, self.vocab, refs, last, state.year if state is not None else None,
@@ -309,9 +289,9 @@ class Understander:
             u.intent = "ask_about"
             u.about_id = u.mentioned_ids[0] if u.mentioned_ids else question_target(folded, last)
             u.question = fld
-        elif u.mentioned_ids and not u.is_question:
+        elif (bare := [i for i in u.mentioned_ids if i not in unseen]) and not u.is_question:
             # a bare title with no sentiment ("Heat", answering "a film you liked?") is a liked example
-            add(u.liked_ids, u.mentioned_ids)
+            add(u.liked_ids, bare)
             u.intent = "recommend"
         else:
             wants = u.asks_for_recommendation or u.has_preferences() or bool(DESIRE.search(folded))
@@ -347,24 +327,27 @@ class Understander:
 
     def _title_sentiment(self, text: str, span: Span, clauses: list[tuple[int, int]],
                          negated: list[tuple[int, int]], masked: str) -> str | None:
-        """like | dislike | seen | None for a title mention, from its clause (``masked``: titles as "T")."""
-        if in_ranges(span.start, negated):
-            return "dislike"
-        a, b = _clause_of(span.start, clauses)
-        clause = text[a:b]
-        before, after = text[a:span.start], text[span.end:b]
-        if text[b:b + 1] in ("?", "？") or QUESTION_START.match(masked[a:b]):
+        """like | dislike | seen | unseen | None for a title mention, from its clause read in ``masked`` (every
+        title one neutral word "T": "I like Bad Moms" says nothing bad)."""
+        a, b = clause_of(span.start, clauses)
+        if in_ranges(span.start, negated):  # "I haven't seen Heat", "never heard of Heat": only named
+            unseen = SEEN.search(masked, a, span.start) or HEARD_OF.search(masked, a, span.start)
+            return "unseen" if unseen and not NEGATIVE.search(masked, a, b) else "dislike"
+        clause = masked[a:b]
+        before, after = masked[a:span.start], masked[span.end:b]
+        if text[b:b + 1] in ("?", "？") or QUESTION_START.match(clause):
             # "Is Heat any good?" asks; "anything similar to Heat?", "I love Heat, any films like it?" like it
             if SIMILAR_REFERENCE.search(before):
                 return "like"
-            if (not QUESTION_START.match(masked[a:b]) and POSITIVE.search(before)
+            if (not QUESTION_START.match(clause) and POSITIVE.search(before)
                     and (REQUEST.search(after) or SIMILAR.search(after))):
                 return "like"
             return None
         if NEGATIVE.search(after) or NEGATIVE.search(before):
             return "dislike"
-        if NEG_TRIGGER.search(NEG_EXCEPTIONS.sub(" ", after)) and POSITIVE.search(after):
-            return "dislike"  # "Heat wasn't good"
+        after_n = NEG_EXCEPTIONS.sub(" ", after)
+        if (m := NEG_TRIGGER.search(after_n)) and POSITIVE.search(after_n, m.end()):
+            return "dislike"  # "Heat wasn't good" (not "Heat was good I haven't seen the others")
         if SIMILAR.search(before) or POSITIVE.search(before) or POSITIVE.search(after):
             return "like"
         if SEEN.search(clause):

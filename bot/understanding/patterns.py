@@ -63,6 +63,10 @@ NEG_TRIGGER = re.compile(
     r"(?:do|does|did|would|could|should|is|are|was|were|wo|ca|have|has)(?:n'?t|n’t)|dont|didnt|doesnt|wont|"
     r"cant|cannot|isnt|wasnt|arent|werent|rather not|sick of|tired of|fed up with|"
     r"not (?:a fan of|into|in the mood for)|no more|anti)" + E + "|" + alternation(_LEX.negation), re.IGNORECASE)
+NEG_SCOPE_END = _cue("negation_scope_end")
+INTENSITY = _cue("intensity")
+MILDER = _cue("milder")
+NEG_SCOPE_KEEP = frozenset(w.casefold() for w in _CUES["negation_scope_keep_after"])
 CLAUSE_BREAK = re.compile(
     r"[.;!?\n]+|" + W + r"(?:but|however|though|although|whereas|yet|except that)" + E
     + r"|,\s*(?=(?:i|we|you|but|though|however|maybe|something|anything|preferably|ideally|and i|and we)"
@@ -77,6 +81,7 @@ NEGATIVE = _cue("negative", _LEX.negative)
 SIMILAR = _cue("similar")
 SIMILAR_REFERENCE = _cue("similar_reference")
 SEEN = _cue("seen")
+HEARD_OF = _cue("heard_of")
 REQUEST = _cue("request", _LEX.request)
 DESIRE = _cue("desire")
 WISH_CUE = _cue("wish_cue")

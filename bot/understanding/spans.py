@@ -181,15 +181,14 @@ def year_spans(vocab: Vocabulary, text: str, negated: list[tuple[int, int]]) -> 
             continue  # "Zorgon (2009)": the year of a title the catalogue lacks, not a wish
         y = int(m["y"])
         named(m.start("y"), m.end("y"), (y, y))
-    yr = vocab.year_range
     for m in OLD_RE.finditer(text):
         if free(m.start(), m.end()) and not in_ranges(m.start(), negated):
             spans.append(Span(m.start(), m.end(), "year", "relative"))
-            highs.append(1979)
+            highs.append(vocab.old_until())
     for m in RECENT_RE.finditer(text):
         if free(m.start(), m.end()) and not in_ranges(m.start(), negated):
             spans.append(Span(m.start(), m.end(), "year", "relative"))
-            lows.append((yr[1] if yr else 2020) - 5)
+            lows.append(vocab.recent_from())
 
     lo = min((a for a, _ in unions), default=None)
     hi = max((b for _, b in unions), default=None)

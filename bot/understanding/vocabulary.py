@@ -46,6 +46,10 @@ def _quartiles(values: list[float]) -> tuple[float, float, float]:
     return values[n // 4], values[n // 2], values[min(n - 1, 3 * n // 4)]
 
 
+OLD_YEARS = 20  # a vague "old" film is at least this many years older than the catalogue's newest
+RECENT_YEARS = 10  # a vague "recent" one at most this many (recommenders answer "recent" with films of the last decade)
+
+
 @dataclass
 class Vocabulary:
     """What a catalogue lets people talk about: its genres (with synonyms), people, facts and titles."""
@@ -188,6 +192,15 @@ class Vocabulary:
             moods=moods,
             cjk_phrases=cjk,
         )
+
+    def old_until(self) -> int:
+        """The last year of a vague "old"/"older" wish: 20 years before the newest item (people who call
+        films "old" name 80s and 90s ones as often as earlier ones); 1979 without years."""
+        return self.year_range[1] - OLD_YEARS if self.year_range else 1979
+
+    def recent_from(self) -> int:
+        """The first year of a vague "recent"/"newer" wish: 10 years before the newest item."""
+        return self.year_range[1] - RECENT_YEARS if self.year_range else 2015
 
     def resolve_genre(self, text: str) -> list[str]:
         """Catalogue genres named by ``text`` ("scary" -> ["horror"]); empty when none."""

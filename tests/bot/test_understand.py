@@ -84,6 +84,8 @@ def test_every_synonym_concept_is_a_real_concept():
     ("horror is not my thing", [], ["Horror"]),  # a verdict after the genre
     ("I find westerns boring, give me sci-fi", ["Sci-Fi"], ["Western"]),
     ("comedy is fine, but no horror", ["Comedy"], ["Horror"]),
+    ("Looking for some scary movies, but not gory", ["Horror"], []),  # milder horror, not none
+    ("a thriller but not too scary", ["Thriller"], []),
 ])
 def test_genres_and_negation(parser: Understander, text: str, wanted: list[str], unwanted: list[str]):
     u = parse(parser, text)
@@ -109,11 +111,18 @@ def test_genres_and_negation(parser: Understander, text: str, wanted: list[str],
     ("80s or 90s", Range(1980, 1999)),
     ("something from 1994", Range(1994, 1994)),
     ("nothing before 1980", Range(1980, None)),  # a negated bound flips
-    ("an old classic western", Range(None, 1979)),
-    ("something recent", Range(2012, None)),  # relative to the catalogue's newest year (2017)
+    ("an old classic western", Range(None, 1997)),  # 20 years before the catalogue's newest year (2017)
+    ("some older classics please", Range(None, 1997)),
+    # "classic" alone is praise ("Heat is a classic!") or a canon as likely from the 80s: no year bound
+    ("Heat is a classic!", None),
+    ("I love classic movies", None),
+    ("that one is a modern classic", None),
+    ("I don't tend to watch newer movies", None),  # a negated shift in time is no wish
+    ("something recent", Range(2007, None)),  # the last decade of the catalogue (newest year 2017)
+    ("I am looking for new movies to watch", None),  # new to me, not recent
     ("after 2000 but before 2010", Range(2001, 2009)),
 ])
-def test_years_and_decades(parser: Understander, text: str, expected: Range):
+def test_years_and_decades(parser: Understander, text: str, expected: Range | None):
     assert parse(parser, text).year == expected
 
 
@@ -150,6 +159,56 @@ def test_liked_disliked_and_reference_titles(parser: Understander):
     assert u.wishes == []  # nothing left to search for once titles and sentiment are taken out
     assert parse(parser, "I've already seen Drive").seen_ids == ["drive"]
     assert parse(parser, "heat").liked_ids == ["heat95"]  # a bare title answers "a film you liked?"
+
+
+def test_a_negation_ends_where_a_new_sentence_visibly_starts(parser: Understander):
+    # chat text often runs sentences together without a stop
+    u = parse(parser, "I have not Are there by chance any good comedies?")
+    assert u.genres == ["Comedy"] and u.unwanted_genres == []
+    u = parse(parser, "I like everything but fantasy movies I especially like comedies")
+    assert u.genres == ["Comedy"] and u.unwanted_genres == ["Fantasy"]
+    u = parse(parser, "I haven't seen Heat I think I liked Alien")
+    assert u.liked_ids == ["alien"] and u.disliked_ids == []
+    assert parse(parser, "I don't think I like horror").unwanted_genres == ["Horror"]  # one sentence
+    u = parse(parser, "I'd love something funny. If nothing comes to mind, a drama")
+    assert u.unwanted_genres == [] and "Comedy" in u.genres
+
+
+def test_a_film_not_seen_is_named_not_disliked(parser: Understander):
+    u = parse(parser, "I haven't seen Heat")
+    assert u.mentioned_ids == ["heat95"] and u.disliked_ids == [] and u.liked_ids == []
+    u = parse(parser, "I have not seen Heat, is it good?")
+    assert u.intent == "ask_about" and u.about_id == "heat95" and u.disliked_ids == []
+    assert parse(parser, "I haven't seen Heat and I hate it").disliked_ids == ["heat95"]
+
+
+def test_the_words_of_a_title_say_nothing_about_it(parser: Understander):
+    items = [*small_catalogue(), Item(id="badmoms", title="Bad Moms", text="Bad Moms (2016). Comedy.", year=2016,
+                                      genres=("Comedy",), people=("Mila Kunis",), popularity=100),
+             Item(id="notteen", title="Not Another Teen Movie", text="Not Another Teen Movie (2001). Comedy.",
+                  year=2001, genres=("Comedy",), people=("Chyler Leigh",), popularity=60)]
+    own = Understander(Vocabulary.from_items(items))
+    u = own.parse("I like Bad Moms (2016) I like Pulp Fiction")  # "Bad" is the title's word, not a verdict
+    assert set(u.liked_ids) == {"badmoms", "pulp"} and u.disliked_ids == []
+    u = own.parse("I really like Spaceballs. And I also enjoyed Not Another Teen Movie (2001).")
+    assert u.liked_ids == ["notteen"] and u.disliked_ids == []  # its "Not" negates nothing
+    u = parse(parser, "Inception was good I haven't seen the others")  # the negation comes after the praise
+    assert u.liked_ids == ["inception"] and u.disliked_ids == []
+    assert parse(parser, "Inception wasn't good").disliked_ids == ["inception"]
+
+
+@pytest.mark.parametrize("text", [
+    "I haven't heard of Inception, it sounds good", "I did not see Inception yet",
+    "I haven't gotten around to Inception",
+])
+def test_a_film_not_heard_of_or_not_seen_is_only_named(parser: Understander, text: str):
+    u = parse(parser, text)
+    assert u.disliked_ids == [] and "inception" in u.mentioned_ids
+
+
+def test_not_caring_about_the_genre_is_no_negation(parser: Understander):
+    u = parse(parser, "I don't care about the genre maybe something like Inception")
+    assert u.liked_ids == ["inception"] and u.disliked_ids == []
 
 
 def test_negated_titles_and_words_never_become_wishes(parser: Understander):

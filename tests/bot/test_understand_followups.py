@@ -116,6 +116,12 @@ def test_shorter_uses_the_catalogues_duration_fact(parser: Understander):
 def test_modifiers_are_requests(parser: Understander, text: str, name: str):
     u = parser.parse(text, shown("matrix", "inception"))
     assert name in u.modifiers and u.asks_for_recommendation
+
+
+@pytest.mark.parametrize("text", ["something lighter", "要更轻松一点的", "algo más ligero"])
+def test_a_lighter_film_is_never_horror(parser: Understander, text: str):
+    u = parser.parse(text, shown("alien", "inception"))  # after sci-fi horror, in every language
+    assert "lighter" in u.modifiers and "Horror" in u.unwanted_genres
     assert u.liked_ids == [] and u.disliked_ids == []
 
 
