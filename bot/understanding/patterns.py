@@ -100,6 +100,7 @@ REF_ORDINAL = re.compile(
     + r"|" + W + r"(?:option|item)\s+(?P<num2>[1-9])" + E, re.IGNORECASE)
 REF_ALL = _cue("ref_all")
 REF_NONE = _cue("ref_none")
+REF_PLURAL = _cue("ref_plural")
 REF_PRONOUN = re.compile(alternation(_LEX.pronoun_refs), re.IGNORECASE)
 
 DECADE_WORDS: dict[str, int] = {k: v for k, v in _LEX.decade_words.items() if not is_cjk(k)}

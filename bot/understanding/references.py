@@ -19,6 +19,7 @@ from bot.understanding.patterns import (
     REF_ALL,
     REF_NONE,
     REF_ORDINAL,
+    REF_PLURAL,
     REF_PRONOUN,
     SEEN,
     SIMILAR,
@@ -120,6 +121,8 @@ def reference_feedback(text: str, clauses: list[tuple[int, int]], negated: list[
                       for k, (m, i) in enumerate(refs)]
             if not scoped and not titles_named and len(last) == 1 and REF_PRONOUN.search(clause):
                 scoped = [([last[0]], clause)]
+            elif not scoped and not titles_named and len(last) > 1 and REF_PLURAL.search(clause):
+                scoped = [(list(last), clause)]  # "I love those", "seen them"
         for targets, segment in scoped:
             kind = verdict(segment, neg_clause, none_of) or verdict(clause, neg_clause, none_of)
             if kind is None:

@@ -118,6 +118,17 @@ def test_modifiers_are_requests(parser: Understander, text: str, name: str):
     assert name in u.modifiers and u.asks_for_recommendation
 
 
+@pytest.mark.parametrize("text, kind", [("I love those", "like"), ("Yes I did and liked them", "like"),
+                                        ("I've seen them already", "seen")])
+def test_a_plural_pronoun_points_at_every_shown_item(parser: Understander, text: str, kind: str):
+    u = parser.parse(text, shown("matrix", "inception"))
+    assert {(f.kind, f.item_id) for f in u.feedback} == {(kind, "matrix"), (kind, "inception")}
+
+
+def test_those_kinds_of_films_are_no_feedback(parser: Understander):
+    assert parser.parse("I love those kind of movies too!", shown("matrix", "inception")).feedback == []
+
+
 @pytest.mark.parametrize("text", ["something lighter", "要更轻松一点的", "algo más ligero"])
 def test_a_lighter_film_is_never_horror(parser: Understander, text: str):
     u = parser.parse(text, shown("alien", "inception"))  # after sci-fi horror, in every language
