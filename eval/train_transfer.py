@@ -84,18 +84,26 @@ def folds_dir(settings: Settings, catalogue: str) -> Path:
     return Path(settings.cache_dir) / "rerankers" / FOLDS_DIR / catalogue
 
 
+def turn_queries(turns: Sequence[tuple[str, RedialTurn]], snapshot: IndexSnapshot, settings: Settings
+                 ) -> list[Query]:
+    """What the chat's own understanding makes of each turn's context, as a query (seconds, not minutes)."""
+    states = engine_states(settings, snapshot)
+    return [states.state(turn).to_query(HEAD) for _, turn in turns]
+
+
 def prepare(turns: Sequence[tuple[str, RedialTurn]], snapshot: IndexSnapshot, settings: Settings, folds: int,
-            progress: bool) -> list[TransferTurn]:
-    """Query, retriever head and query parts of every turn with a new-only truth."""
+            progress: bool, queries: Sequence[Query] | None = None) -> list[TransferTurn]:
+    """Query (``queries``: :func:`turn_queries`, computed here when not given), retriever head and query
+    parts of every turn with a new-only truth."""
     embedder = services.embedder(settings)
     retriever = Retriever(snapshot, embedder, eval_retrieval_config(services.retrieval_config(settings)))
-    states = engine_states(settings, snapshot)
+    queries = turn_queries(turns, snapshot, settings) if queries is None else queries
     out = []
-    for source, turn in tqdm(turns, desc="retrieving candidates", unit="turn", disable=not progress):
+    for (source, turn), query in tqdm(zip(turns, queries, strict=True), total=len(turns),
+                                      desc="retrieving candidates", unit="turn", disable=not progress):
         truth = truth_for_turn(turn, "new-only")
         if not truth:
             continue
-        query = states.state(turn).to_query(HEAD)
         head = retriever.retrieve(query)
         text = dense_text(query)
         parts = QueryParts.build(query, snapshot.table, embedder.embed_query(text) if text else None)
@@ -106,17 +114,24 @@ def prepare(turns: Sequence[tuple[str, RedialTurn]], snapshot: IndexSnapshot, se
 
 def _prepared(pairs, snapshot: IndexSnapshot, settings: Settings, folds: int, progress: bool,
               catalogue: str) -> list[TransferTurn]:
-    """:func:`prepare`, kept in the cache for the next run with the same turns and index generation (the
-    retriever heads are the slow part: minutes on a busy 2-core machine)."""
+    """:func:`prepare`, kept in the cache for the next run with the same turns, the same reading of them by
+    the understanding (its queries are part of the key: a change to the parser prepares again) and the same
+    index generation (the retriever heads are the slow part: minutes on a busy 2-core machine)."""
     import hashlib
 
+    queries = turn_queries(pairs, snapshot, settings)
     key = hashlib.sha1(repr([(s, t.key, t.rec_ids, t.context) for s, t in pairs]).encode("utf-8"))
+    key.update("".join(q.model_dump_json() for q in queries).encode("utf-8"))
     key.update(f"{snapshot.manifest.generation}|{snapshot.manifest.embedder}|{folds}|{HEAD}".encode())
     path = Path(settings.cache_dir) / "rerankers" / FOLDS_DIR / f"{catalogue}-prepared-{key.hexdigest()[:16]}.pkl"
     if path.is_file():
-        with open(path, "rb") as fh:
-            return pickle.load(fh)  # written below, by this function, into this user's cache
-    data = prepare(pairs, snapshot, settings, folds, progress)
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)  # written below, by this function, into this user's cache
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
+            log.warning("ignoring the prepared turns in %s (%s: %s); preparing them again", path,
+                        type(exc).__name__, exc)  # written by an older version of this code
+    data = prepare(pairs, snapshot, settings, folds, progress, queries)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".tmp"), "wb") as fh:
         pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)

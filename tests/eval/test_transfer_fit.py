@@ -81,3 +81,27 @@ def test_trained_artifact_round_trips_and_ranks_in_the_retriever(snapshot, embed
         assert seed not in top
         hits += partner in top
     assert hits >= len(PARTNERS) - 1
+
+
+@pytest.mark.slow
+def test_prepared_turns_are_prepared_again_when_the_understanding_reads_them_differently(snapshot, tmp_path,
+                                                                                        monkeypatch):
+    from bot.settings import Settings
+    from eval import train_transfer
+
+    settings = Settings(data_dir=tmp_path)
+    seed, partner = snapshot.table.items[0], snapshot.table.items[1]
+    turn = RedialTurn(dialog_id="d1", turn_id=1, context=("", f"I loved {seed.title} ({seed.year})"), entity=(),
+                      rec=(), resp="", template=(), rec_ids=(partner.id,), context_ids=(seed.id,))
+    pairs = [("dev", turn)]
+    first = train_transfer._prepared(pairs, snapshot, settings, 5, False, "films")
+    assert seed.id in first[0].query.liked_ids  # the chat's understanding read the turn
+    cached = list((tmp_path / "cache" / "rerankers" / train_transfer.FOLDS_DIR).glob("films-prepared-*.pkl"))
+    assert len(cached) == 1
+    cached[0].write_bytes(b"written by an older version")  # unreadable now: prepared again, not a crash
+    again = train_transfer._prepared(pairs, snapshot, settings, 5, False, "films")
+    assert [t.query for t in again] == [t.query for t in first]
+    # a parser that reads the same turn differently must not get the turns prepared with the old reading
+    monkeypatch.setattr(train_transfer, "turn_queries", lambda *_: [Query(text="read differently", k=100)])
+    changed = train_transfer._prepared(pairs, snapshot, settings, 5, False, "films")
+    assert changed[0].query.text == "read differently"
