@@ -209,9 +209,10 @@ class Understander:
             _, b = clause_of(span.start, clauses)
             after = NEG_EXCEPTIONS.sub(" ", masked_text[span.end:b].split(",")[0])  # "comedy like Bad Moms"
             neg = in_ranges(span.start, negated) or bool(NEGATIVE.search(after))
-            if span.kind == "genre" and neg and (MILDER.search(folded, max(0, span.start - 4), span.end) or (
-                    INTENSITY.search(folded, span.start, span.end) and wanted_anyway & set(span.value))):
-                continue  # "not too scary", "scary movies, but not gory": a milder film of the genre, not none
+            milder = MILDER.search(folded, max(0, span.start - 4), span.end) or INTENSITY.search(
+                folded, span.start, span.end)
+            if span.kind == "genre" and neg and milder and wanted_anyway & set(span.value):
+                continue  # "horror, but not too scary", "scary movies, but not gory": milder, not none of it
             if span.kind == "genre":
                 add(u.unwanted_genres if neg else u.genres, span.value)
             elif span.kind in ("person", "cued_person"):

@@ -85,7 +85,8 @@ def test_every_synonym_concept_is_a_real_concept():
     ("I find westerns boring, give me sci-fi", ["Sci-Fi"], ["Western"]),
     ("comedy is fine, but no horror", ["Comedy"], ["Horror"]),
     ("Looking for some scary movies, but not gory", ["Horror"], []),  # milder horror, not none
-    ("a thriller but not too scary", ["Thriller"], []),
+    ("horror movies, but not too scary", ["Horror"], []),
+    ("a thriller but not too scary", ["Thriller"], ["Horror"]),  # horror is not wanted here: none of it
 ])
 def test_genres_and_negation(parser: Understander, text: str, wanted: list[str], unwanted: list[str]):
     u = parse(parser, text)
