@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 
 import pytest
@@ -287,18 +286,14 @@ def test_real_catalogue_has_no_false_positives_in_everyday_sentences(movie_index
 
 
 @pytest.mark.slow
-def test_real_catalogue_find_mentions_is_fast(movie_index: TitleIndex):
+def test_real_catalogue_find_mentions_in_a_long_message(movie_index: TitleIndex):
+    # its speed is measured by `recbot bench chat` (understanding is part of every turn), not asserted here
     text = ("Last week I watched the babadook and heat, then Pulp Fiction with my brother; he said "
             "something like the dark knight or inception would be better, but honestly I want a funny movie "
             "from the eighties, nothing too scary, maybe with Tom Hanks, and not longer than two hours. ") * 2
-    movie_index.find_mentions(text)  # warm the spelling-correction cache
-    start = time.perf_counter()
-    runs = 20
-    for _ in range(runs):
-        mentions = movie_index.find_mentions(text)
-    per_call = (time.perf_counter() - start) / runs
-    assert len(mentions) >= 10
-    assert per_call < 0.05, f"find_mentions took {per_call * 1000:.1f} ms on {len(text.split())} words"
+    found = {movie_index.label(i) for _, i, _ in movie_index.find_mentions(text)}
+    assert found == {"The Babadook (2014)", "Heat (1995)", "Pulp Fiction (1994)", "The Dark Knight (2008)",
+                     "Inception (2010)"}  # not "Tom Hanks", "Funny", "Scary", "Two Hours"
 
 
 def test_a_title_written_with_its_year_in_brackets_is_found_however_ordinary_its_words():
