@@ -88,6 +88,11 @@ _PERSON_CUE = re.compile(r"\s+(?:" + "|".join(re.escape(c) for c in _LEX.person_
                          re.IGNORECASE)
 
 
+def _milder(text: str, span: Span) -> bool:
+    """The genre word at ``span`` says how intense ("too scary", "gory"): negated, it asks for milder."""
+    return bool(MILDER.search(text, max(0, span.start - 4), span.end) or INTENSITY.search(text, span.start, span.end))
+
+
 def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
     chars = list(text)
     for a, b in spans:
@@ -209,9 +214,7 @@ class Understander:
             _, b = clause_of(span.start, clauses)
             after = NEG_EXCEPTIONS.sub(" ", masked_text[span.end:b].split(",")[0])  # "comedy like Bad Moms"
             neg = in_ranges(span.start, negated) or bool(NEGATIVE.search(after))
-            milder = MILDER.search(folded, max(0, span.start - 4), span.end) or INTENSITY.search(
-                folded, span.start, span.end)
-            if span.kind == "genre" and neg and milder and wanted_anyway & set(span.value):
+            if span.kind == "genre" and neg and wanted_anyway & set(span.value) and _milder(folded, span):
                 continue  # "horror, but not too scary", "scary movies, but not gory": milder, not none of it
             if span.kind == "genre":
                 add(u.unwanted_genres if neg else u.genres, span.value)
@@ -308,7 +311,8 @@ class Understander:
         if u.intent in ("chitchat", "recommend", "ask_about") and is_off_topic(folded, understood_something=understood):
             u.intent, u.about_id, u.wishes = "off_topic", None, []
             u.liked_ids, u.disliked_ids, u.seen_ids, u.mentioned_ids = [], [], [], []
-        u.mentioned_ids = [i for i in u.mentioned_ids if i not in {*u.liked_ids, *u.disliked_ids, *u.seen_ids}]
+        judged = {*u.liked_ids, *u.disliked_ids, *u.seen_ids}
+        u.mentioned_ids = [i for i in u.mentioned_ids if i not in judged]
         yr = self.vocab.year_range
         if yr and u.year is not None and u.year.min is not None and u.year.min > yr[1]:
             u.beyond_catalogue = f"year_after:{yr[1]}"
