@@ -34,7 +34,7 @@ import hashlib
 import logging
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +72,7 @@ from retrieval.rerank import (
     expand_candidates,
     featurize,
     fit_model,
+    wish_keys,
 )
 from retrieval.retriever import Retriever
 from retrieval.schema import Candidate, Query
@@ -135,9 +136,17 @@ def fold_of_dialogue(dialog_id: str, folds: int) -> int:
     return int(hashlib.sha1(dialog_id.encode("utf-8")).hexdigest()[:8], 16) % folds
 
 
-def conversation_turns(turns: Sequence[RedialTurn]) -> list[ConversationTurn]:
-    """ReDial turns as generic conversation turns: gold context mentions and rec items (canonical)."""
-    return [ConversationTurn(t.dialog_id, tuple(t.context_ids), tuple(t.rec_ids)) for t in turns]
+def conversation_turns(turns: Sequence[RedialTurn], queries: Mapping[str, Query] | None = None
+                       ) -> list[ConversationTurn]:
+    """ReDial turns as generic conversation turns: gold context mentions and rec items (canonical), and
+    the genres and people the understanding read as wanted before the turn (``queries`` by turn key)."""
+    queries = queries or {}
+    out = []
+    for t in turns:
+        q = queries.get(t.key)
+        wanted = wish_keys(q.genres, q.people) if q is not None else ()
+        out.append(ConversationTurn(t.dialog_id, tuple(t.context_ids), tuple(t.rec_ids), wanted))
+    return out
 
 
 def prepare_turns(turns: Sequence[RedialTurn], snapshot: IndexSnapshot, embedder: Embedder,
@@ -254,10 +263,11 @@ def train(
     extra_turns = read_any_turns(extra_path, catalogue) if extra_path else []
     if {t.dialog_id for t in extra_turns} & {t.dialog_id for t in turns}:
         raise ValueError(f"{extra_path}: shares dialogues with {turns_path}; pass another file as extra")
-    contribs = contributions(conversation_turns([*turns, *extra_turns]))
     states = engine_states(settings, snapshot)
     data = prepare_turns(turns, snapshot, embedder, catalogue, settings, progress=progress, states=states)
     extra = prepare_turns(extra_turns, snapshot, embedder, catalogue, settings, progress=progress, states=states)
+    queries = {t.turn.key: t.query for t in [*data, *extra]}
+    contribs = contributions(conversation_turns([*turns, *extra_turns], queries))
     dialogues = sorted({t.dialog_id for t in turns})
     fold_of = {d: fold_of_dialogue(d, folds) for d in dialogues}
     if len(set(fold_of.values())) < folds:

@@ -24,7 +24,10 @@ content and prior signals:
 - priors learned from the training conversations (:class:`InteractionStats`): how often the item was
   recommended and mentioned, and how often it was recommended after the items mentioned here
   (``P(recommended | seed mentioned)``, summed and maxed over seeds) or mentioned in the same
-  conversations (co-mention, denser than co-recommendation);
+  conversations (co-mention, denser than co-recommendation), and how often it was recommended as a
+  new film after the genres and people asked for here had been asked for (``P(recommended | wish)``,
+  summed and maxed over the wishes: "horror" calls for the horror films people actually suggest, not
+  every film tagged horror);
 - learned item-to-item weights (:mod:`retrieval.item_weights`, EASE) from the items mentioned here:
   summed, largest, and the candidate's rank among every item by the summed weight;
 - context: how many liked / mentioned items, words of free text and genres the query has.
@@ -61,6 +64,7 @@ from retrieval.rerank_counts import (  # noqa: F401 - re-exported
     StatsArrays,
     contributions,
     title_words,
+    wish_keys,
 )
 from retrieval.rerank_features import (
     FEATURE_VERSION,
@@ -296,4 +300,5 @@ __all__ = [
     "fit_model",
     "load_reranker",
     "predict_positive",
+    "wish_keys",
 ]

@@ -22,12 +22,20 @@ class ConversationTurn:
 
     ``conversation`` groups turns (counts are per conversation, and leave-one-out removes a whole
     conversation); ``mentioned`` are item ids mentioned before the turn; ``recommended`` the item ids
-    recommended in it.
+    recommended in it; ``wanted`` what had been asked for before it (:func:`wish_keys`).
     """
 
     conversation: str
     mentioned: tuple[str, ...]
     recommended: tuple[str, ...]
+    wanted: tuple[str, ...] = ()
+
+
+def wish_keys(genres: Iterable[str], people: Iterable[str]) -> tuple[str, ...]:
+    """The keys a conversation's wishes are counted under: ``genre:<name>`` and ``person:<name>``
+    (case-folded), e.g. ``("genre:horror", "person:jim carrey")``."""
+    keys = [f"genre:{g.casefold()}" for g in genres] + [f"person:{p.casefold()}" for p in people]
+    return tuple(dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Contribution:
     seeds: frozenset[str]
     pairs: frozenset[tuple[str, str]]
     comentions: frozenset[tuple[str, str]] = frozenset()
+    wishes: frozenset[str] = frozenset()
+    wish_pairs: frozenset[tuple[str, str]] = frozenset()
 
 
 def contributions(turns: Iterable[ConversationTurn]) -> dict[str, Contribution]:
@@ -46,9 +56,13 @@ def contributions(turns: Iterable[ConversationTurn]) -> dict[str, Contribution]:
 
     A seed is an item mentioned before some recommendation of the conversation; a pair links a seed
     to each item recommended after it (the item itself excluded); co-mentions are all ordered pairs of
-    distinct items that came up in the same conversation (recommended or not).
+    distinct items that came up in the same conversation (recommended or not). A wish is a key of
+    :func:`wish_keys` asked for before some recommendation; a wish pair links it to each item
+    recommended after it that had not been mentioned yet.
     """
     rec: dict[str, set[str]] = {}
+    wishes: dict[str, set[str]] = {}
+    wish_pairs: dict[str, set[tuple[str, str]]] = {}
     men: dict[str, set[str]] = {}
     seeds: dict[str, set[str]] = {}
     pairs: dict[str, set[tuple[str, str]]] = {}
@@ -60,6 +74,10 @@ def contributions(turns: Iterable[ConversationTurn]) -> dict[str, Contribution]:
         if t.recommended:
             seeds.setdefault(key, set()).update(t.mentioned)
             pairs.setdefault(key, set()).update((s, r) for s in t.mentioned for r in t.recommended if s != r)
+            if t.wanted:
+                new = [r for r in t.recommended if r not in t.mentioned]
+                wishes.setdefault(key, set()).update(t.wanted)
+                wish_pairs.setdefault(key, set()).update((w, r) for w in t.wanted for r in new)
     return {
         key: Contribution(
             recommended=frozenset(rec.get(key, ())),
@@ -67,6 +85,8 @@ def contributions(turns: Iterable[ConversationTurn]) -> dict[str, Contribution]:
             seeds=frozenset(seeds.get(key, ())),
             pairs=frozenset(pairs.get(key, ())),
             comentions=frozenset((a, b) for a in men[key] for b in men[key] if a != b),
+            wishes=frozenset(wishes.get(key, ())),
+            wish_pairs=frozenset(wish_pairs.get(key, ())),
         )
         for key in men
     }
@@ -78,7 +98,9 @@ class InteractionStats:
 
     ``recommended[i]``: conversations where ``i`` was recommended; ``mentioned[i]``: where it came up
     at all; ``seeds[s]``: where ``s`` was mentioned before a recommendation; ``pairs[(s, i)]``: where
-    ``i`` was recommended after ``s`` had been mentioned; ``comentions[(a, b)]``: where both came up.
+    ``i`` was recommended after ``s`` had been mentioned; ``comentions[(a, b)]``: where both came up;
+    ``wishes[w]``: where wish ``w`` (:func:`wish_keys`) was asked for before a recommendation;
+    ``wish_pairs[(w, i)]``: where a new item ``i`` was recommended after wish ``w``.
     """
 
     conversations: int = 0
@@ -87,6 +109,8 @@ class InteractionStats:
     seeds: Counter[str] = field(default_factory=Counter)
     pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
     comentions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    wishes: Counter[str] = field(default_factory=Counter)
+    wish_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @classmethod
     def from_contributions(cls, contribs: Iterable[Contribution]) -> InteractionStats:
@@ -98,6 +122,8 @@ class InteractionStats:
             out.seeds.update(c.seeds)
             out.pairs.update(c.pairs)
             out.comentions.update(c.comentions)
+            out.wishes.update(c.wishes)
+            out.wish_pairs.update(c.wish_pairs)
         return out
 
     @classmethod
@@ -115,15 +141,19 @@ def title_words(title: str) -> list[str]:
     return [w for w in _TITLE_WORD.findall(title.casefold()) if w not in _TITLE_STOP and not w.isdigit()]
 
 
-def _pair_matrix(pairs: Mapping[tuple[str, str], float], pos: Mapping[str, int], n: int) -> sparse.csr_matrix:
+def _pair_matrix(pairs: Mapping[tuple[str, str], float], pos: Mapping[str, int], n: int,
+                 row_pos: Mapping[str, int] | None = None) -> sparse.csr_matrix:
+    """``pairs`` as a sparse matrix: rows by ``row_pos`` (default ``pos``), columns by ``pos``."""
+    row_pos = pos if row_pos is None else row_pos
     rows, cols, vals = [], [], []
     for (a, b), count in pairs.items():
-        pa, pb = pos.get(a), pos.get(b)
+        pa, pb = row_pos.get(a), pos.get(b)
         if pa is not None and pb is not None:
             rows.append(pa)
             cols.append(pb)
             vals.append(count)
-    return sparse.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=(n, n))
+    shape = (len(row_pos) if row_pos is not pos else n, n)
+    return sparse.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=shape)
 
 
 class StatsArrays:
@@ -144,6 +174,10 @@ class StatsArrays:
                     arr[p] = count
         self.cooc = _pair_matrix(stats.pairs, pos, n)
         self.comention = _pair_matrix(stats.comentions, pos, n)
+        # wishes: one row per wish key (``wish_row``), counts in ``wish``
+        self.wish_row = {w: j for j, w in enumerate(sorted(stats.wishes))}
+        self.wish = np.array([stats.wishes[w] for w in sorted(stats.wishes)], dtype=np.float64)
+        self.wish_rec = _pair_matrix(stats.wish_pairs, pos, n, self.wish_row)
         self.title_words = [frozenset(title_words(it.title)) for it in table.items]
         # popularity order for candidate expansion: recommended, then mentioned, then position
         order = np.lexsort((np.arange(n), -self.mention, -self.rec))
@@ -160,6 +194,8 @@ class Minus:
     seed: np.ndarray
     pairs: frozenset[tuple[int, int]]
     comentions: frozenset[tuple[int, int]] = frozenset()
+    wishes: frozenset[str] = frozenset()
+    wish_pairs: frozenset[tuple[str, int]] = frozenset()
 
     @classmethod
     def of(cls, contrib: Contribution, table: ItemTable) -> Minus:
@@ -172,9 +208,10 @@ class Minus:
             return frozenset((pos[a], pos[b]) for a, b in ps if a in pos and b in pos)
 
         return cls(arr(contrib.recommended), arr(contrib.mentioned), arr(contrib.seeds), pairs(contrib.pairs),
-                   pairs(contrib.comentions))
+                   pairs(contrib.comentions), contrib.wishes,
+                   frozenset((w, pos[i]) for w, i in contrib.wish_pairs if i in pos))
 
 
 
 __all__ = ["Contribution", "ConversationTurn", "InteractionStats", "Minus", "StatsArrays", "contributions",
-           "title_words"]
+           "title_words", "wish_keys"]

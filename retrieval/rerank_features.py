@@ -13,10 +13,10 @@ from scipy import sparse
 from retrieval.filters import mask
 from retrieval.item_weights import TableWeights
 from retrieval.itemstore import ItemTable
-from retrieval.rerank_counts import Minus, StatsArrays
+from retrieval.rerank_counts import Minus, StatsArrays, wish_keys
 from retrieval.schema import Candidate, Query
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 FEATURES: tuple[str, ...] = (
     # retrieval signals of the fused list (NaN for items the reranker added)
     "rrf", "dense", "lexical", "in_neighbour", "fused_rank",
@@ -28,6 +28,8 @@ FEATURES: tuple[str, ...] = (
     "rec_log", "mention_log", "cooc_sum", "cooc_max", "comention_sum", "comention_max", "catalogue_pop",
     # learned item-to-item weights (EASE, :mod:`retrieval.item_weights`) from the mentioned items
     "ease_sum", "ease_max", "ease_rank",
+    # P(recommended | a genre or person asked for), summed and maxed over what was asked for
+    "wish_sum", "wish_max",
     # the query itself
     "n_liked", "n_context", "text_words", "n_genres",
 )
@@ -119,6 +121,35 @@ def _comention_scores(stats: StatsArrays, seeds: Sequence[int], cols: np.ndarray
     if minus is None:
         return _pair_scores(stats.comention, stats.mention, seeds, cols)
     return _pair_scores(stats.comention, stats.mention, seeds, cols, minus.comentions, minus.mention)
+
+
+WISH_SMOOTHING = 5.0  # added to a wish's count: a wish seen in one conversation says little
+
+
+def _wish_scores(stats: StatsArrays, query: Query, cols: np.ndarray,
+                 minus: Minus | None) -> tuple[np.ndarray, np.ndarray]:
+    """``P(recommended | wish)`` for the genres and people ``query`` asks for, summed and maxed over them,
+    for the items at positions ``cols`` (zeros when no wish was seen in training). ``minus`` removes a
+    training conversation's own counts."""
+    width = len(cols)
+    keys = [k for k in wish_keys(query.genres, query.people) if k in stats.wish_row]
+    if not keys or not width:
+        return np.zeros(width), np.zeros(width)
+    rows = [stats.wish_row[k] for k in keys]
+    dense = stats.wish_rec[rows][:, cols].toarray()
+    count = stats.wish[rows].copy()
+    if minus is not None and minus.wishes:
+        col_index = {int(c): j for j, c in enumerate(cols)}
+        for r, k in enumerate(keys):
+            if k in minus.wishes:
+                count[r] -= 1
+        row_of = {k: r for r, k in enumerate(keys)}
+        for k, p in minus.wish_pairs:
+            r, j = row_of.get(k), col_index.get(p)
+            if r is not None and j is not None:
+                dense[r, j] -= 1
+    prob = np.maximum(dense, 0.0) / (np.maximum(count, 0.0) + WISH_SMOOTHING)[:, None]
+    return prob.sum(axis=0), prob.max(axis=0)
 
 
 def expand_candidates(query: Query, candidates: Sequence[Candidate], table: ItemTable, stats: StatsArrays,
@@ -314,6 +345,7 @@ def featurize(query: Query, candidates: Sequence[Candidate], table: ItemTable, s
     X[:, col["catalogue_pop"]] = table.popularity[cand_pos]
     if weights is not None:
         X[:, [col["ease_sum"], col["ease_max"], col["ease_rank"]]] = weights.features(seeds, np.asarray(cand_pos))
+    X[:, col["wish_sum"]], X[:, col["wish_max"]] = _wish_scores(stats, query, np.asarray(cand_pos), minus)
 
     X[:, col["n_liked"]] = len(liked)
     X[:, col["n_context"]] = len(seeds)

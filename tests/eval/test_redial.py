@@ -120,6 +120,24 @@ def test_view_logic_on_hand_made_turn() -> None:
         truth_for_turn(turn, "new")  # type: ignore[arg-type]
 
 
+def test_conversation_turns_carry_what_was_asked_for_before_each_turn() -> None:
+    from eval.train_reranker import conversation_turns
+    from retrieval.rerank import ConversationTurn
+    from retrieval.schema import Query
+
+    def turn(turn_id: int, rec: tuple[str, ...], context: tuple[str, ...]) -> RedialTurn:
+        return RedialTurn(dialog_id="d", turn_id=turn_id, context=("",), entity=(), rec=rec, resp="", template=(),
+                          rec_ids=rec, context_ids=context)
+
+    first, second = turn(1, ("A",), ("B",)), turn(3, ("C",), ("B", "A"))
+    queries = {first.key: Query(genres=["Horror", "horror"], people=["Sigourney Weaver"])}
+    assert conversation_turns([first, second], queries) == [
+        ConversationTurn("d", ("B",), ("A",), ("genre:horror", "person:sigourney weaver")),
+        ConversationTurn("d", ("B", "A"), ("C",), ()),  # no understanding of this turn was given
+    ]
+    assert conversation_turns([first])[0].wanted == ()
+
+
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

@@ -24,6 +24,7 @@ from retrieval.rerank import (
     find_artifact,
     load_reranker,
     title_words,
+    wish_keys,
 )
 from retrieval.schema import Candidate, Query
 
@@ -36,7 +37,8 @@ def _conversations(repeats: int = 10) -> list[ConversationTurn]:
     turns = []
     for r in range(repeats):
         for seed, partner in PARTNERS.items():
-            turns.append(ConversationTurn(f"{seed}-{r}", (seed,), (partner,)))
+            wanted = ("genre:comedy",) if r % 2 == 0 else ()
+            turns.append(ConversationTurn(f"{seed}-{r}", (seed,), (partner,), wanted))
     return turns
 
 
@@ -54,6 +56,21 @@ def test_counts_are_per_conversation():
     assert stats.seeds["m1"] == 1 and stats.seeds["m5"] == 0
     assert stats.pairs[("m1", "m2")] == 1 and stats.pairs[("m1", "m3")] == 1 and stats.pairs[("m4", "m2")] == 1
     assert ("m2", "m2") not in stats.pairs  # an item is not its own seed
+
+
+def test_wishes_count_new_items_recommended_after_them():
+    turns = [
+        ConversationTurn("a", ("m1",), ("m2", "m1"), ("genre:horror", "person:jim carrey")),
+        ConversationTurn("a", ("m1", "m2"), ("m3",), ("genre:horror",)),
+        ConversationTurn("b", (), ("m2",), ("genre:horror",)),
+        ConversationTurn("c", (), ("m4",), ()),
+    ]
+    stats = InteractionStats.from_turns(turns)
+    assert stats.wishes == {"genre:horror": 2, "person:jim carrey": 1}
+    assert stats.wish_pairs[("genre:horror", "m2")] == 2 and stats.wish_pairs[("genre:horror", "m3")] == 1
+    assert ("genre:horror", "m1") not in stats.wish_pairs  # m1 had been mentioned: not a new recommendation
+    assert not [p for p in stats.wish_pairs if p[1] == "m4"]  # recommended with nothing asked for
+    assert wish_keys(["Horror", "horror"], ["Jim Carrey"]) == ("genre:horror", "person:jim carrey")
 
 
 def test_title_words_ignore_articles_and_numbers():
@@ -80,14 +97,20 @@ def test_leave_one_out_equals_counting_without_that_conversation(table):
     held = "m4-1"
     others = StatsArrays(InteractionStats.from_contributions(c for k, c in contribs.items() if k != held), table)
     minus = Minus.of(contribs[held], table)
-    query = Query(liked_ids=["m4"], exclude_ids=["m3"])
+    query = Query(liked_ids=["m4"], exclude_ids=["m3"], genres=["Comedy"])
     cands = [Candidate(item=it, score=0.0) for it in table.items if it.id not in {"m4", "m3"}]
     with_minus = featurize(query, cands, table, everyone, minus=minus)
     without = featurize(query, cands, table, others)
     np.testing.assert_allclose(with_minus, without, equal_nan=True)
-    col = FEATURES.index("cooc_sum")
     titanic = [c.item.id for c in cands].index("m18")
-    assert with_minus[titanic, col] > 0  # the two other conversations still count
+    assert with_minus[titanic, FEATURES.index("cooc_sum")] > 0  # the two other conversations still count
+    # comedy was asked for before Titanic was recommended in m4-0 and m4-2 (held m4-1 asked for nothing)
+    assert with_minus[titanic, FEATURES.index("wish_max")] > 0
+    held_wish = Minus.of(contribs["m4-0"], table)
+    others_wish = StatsArrays(InteractionStats.from_contributions(c for k, c in contribs.items() if k != "m4-0"),
+                              table)
+    np.testing.assert_allclose(featurize(query, cands, table, everyone, minus=held_wish),
+                               featurize(query, cands, table, others_wish), equal_nan=True)
     pool = expand_candidates(query, [], table, everyone, RerankConfig(), minus)
     assert [c.item.id for c in pool] == [c.item.id for c in expand_candidates(query, [], table, others, RerankConfig())]
 
