@@ -186,8 +186,9 @@ def _rows(data: TurnData, table: ItemTable, arrays: StatsArrays, config: RerankC
 
 
 def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue, contribs: dict[str, Contribution],
-         config: RerankConfig, seed: int, negative_rate: float) -> ScoringModel:
-    """Fit one scorer on ``data`` with counts and item weights from ``data``'s dialogues.
+         config: RerankConfig, seed: int, negative_rate: float, members: int = 1) -> ScoringModel:
+    """Fit one scorer on ``data`` with counts and item weights from ``data``'s dialogues (``members`` > 1:
+    that many trees averaged, each fitted on a share of the dialogues, see :func:`fit_model`).
 
     A turn never sees its own dialogue: its own counts are removed (:class:`Minus`), and its item
     weights come from one of ``INNER_FOLDS`` models each learned without a share of the dialogues
@@ -204,7 +205,8 @@ def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue,
     inner_weights = [TableWeights(ItemWeights.fit(contribs[d].mentioned for d in dialogues if inner[d] != k), table)
                      for k in range(INNER_FOLDS)]
     minus_of: dict[str, Minus] = {}
-    Xs, ys = [], []
+    number = {d: j for j, d in enumerate(dialogues)}
+    Xs, ys, gs = [], [], []
     for t in data:
         d = t.turn.dialog_id
         if d not in minus_of:
@@ -215,9 +217,10 @@ def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue,
             X, y = X[keep], y[keep]
         Xs.append(X)
         ys.append(y)
+        gs.append(np.full(len(y), number[d]))
     X = np.vstack(Xs)
     y = np.concatenate(ys)
-    model = fit_model(X, y, seed=seed)
+    model = fit_model(X, y, seed=seed, groups=np.concatenate(gs), members=members)
     return ScoringModel(model=model, stats=stats, trained_on=len(y), positives=int(y.sum()), weights=weights)
 
 
@@ -241,15 +244,19 @@ def train(
     config: RerankConfig | None = None,
     negative_rate: float = 0.3,
     extra_path: str | Path | None = None,
+    members: int = 3,
 ) -> TrainReport:
     """Train, cross-validate and save the reranker for the ReDial catalogue; returns the report.
 
     ``extra_path``: more dialogues (a turns file or raw ReDial dialogues, e.g. the train-extra split)
     that every model trains on (counts and rows) but that are never scored, so the out-of-fold numbers
-    stay those of ``turns_path``'s dialogues.
+    stay those of ``turns_path``'s dialogues. ``members``: trees averaged per model (each fitted on 80%
+    of the dialogues; 1 fits one on all of them).
     """
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
+    if members < 1:
+        raise ValueError(f"members must be at least 1, got {members}")
     settings = settings or get_settings()
     config = config or RerankConfig()
     t0 = time.perf_counter()
@@ -281,7 +288,7 @@ def train(
     for f in range(folds):
         train_data = [t for t in data if fold_of[t.turn.dialog_id] != f] + extra
         test_data = [t for t in data if fold_of[t.turn.dialog_id] == f]
-        scorer = _fit(train_data, table, catalogue, contribs, config, seed, negative_rate)
+        scorer = _fit(train_data, table, catalogue, contribs, config, seed, negative_rate, members)
         arrays = StatsArrays(scorer.stats, table)
         weights = TableWeights(scorer.weights, table)
         rows = [_rows(t, table, arrays, config, catalogue, None, weights) for t in test_data]
@@ -302,7 +309,7 @@ def train(
             n_truth += len(truth)
         fold_models.append(scorer)
         bar.update(1)
-    final = _fit(data + extra, table, catalogue, contribs, config, seed, negative_rate)
+    final = _fit(data + extra, table, catalogue, contribs, config, seed, negative_rate, members)
     bar.update(1)
     bar.close()
 
@@ -324,7 +331,7 @@ def train(
             "pool_recall": in_pool / n_truth if n_truth else 0.0,
             "trained": datetime.now(UTC).isoformat(timespec="seconds"),
             "sklearn": sklearn.__version__, "python": platform.python_version(), "seed": seed,
-            "negative_rate": negative_rate, "rerank_config": dict(vars(config)),
+            "negative_rate": negative_rate, "members": members, "rerank_config": dict(vars(config)),
             "feature_importance": importance,
         },
     )
