@@ -175,8 +175,9 @@ class StatsArrays:
         self.cooc = _pair_matrix(stats.pairs, pos, n)
         self.comention = _pair_matrix(stats.comentions, pos, n)
         # wishes: one row per wish key (``wish_row``), counts in ``wish``
-        self.wish_row = {w: j for j, w in enumerate(sorted(stats.wishes))}
-        self.wish = np.array([stats.wishes[w] for w in sorted(stats.wishes)], dtype=np.float64)
+        wishes = sorted(stats.wishes)
+        self.wish_row = {w: j for j, w in enumerate(wishes)}
+        self.wish = np.array([stats.wishes[w] for w in wishes], dtype=np.float64)
         self.wish_rec = _pair_matrix(stats.wish_pairs, pos, n, self.wish_row)
         self.title_words = [frozenset(title_words(it.title)) for it in table.items]
         # popularity order for candidate expansion: recommended, then mentioned, then position

@@ -79,8 +79,8 @@ def genre_profile(query: Query, table: ItemTable, n_liked_genres: int = 2) -> fr
 
 def _pair_scores(matrix: sparse.csr_matrix, counts: np.ndarray, seeds: Sequence[int], cols: np.ndarray | None,
                  own_pairs: frozenset[tuple[int, int]] = frozenset(),
-                 own_counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(sum, max) over seeds of ``matrix[s, i] / (counts[s] + 1)`` for columns ``cols`` (all if None).
+                 own_counts: np.ndarray | None = None, smoothing: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(sum, max) over seeds of ``matrix[s, i] / (counts[s] + smoothing)`` for columns ``cols`` (all if None).
 
     ``own_pairs`` / ``own_counts`` (a training conversation's own) are subtracted first.
     """
@@ -103,7 +103,7 @@ def _pair_scores(matrix: sparse.csr_matrix, counts: np.ndarray, seeds: Sequence[
     if own_counts is not None and own_counts.size:
         own = set(own_counts.tolist())
         denom -= np.array([1.0 if s in own else 0.0 for s in seeds])
-    prob = np.maximum(dense, 0.0) / (np.maximum(denom, 0.0) + 1.0)[:, None]
+    prob = np.maximum(dense, 0.0) / (np.maximum(denom, 0.0) + smoothing)[:, None]
     return prob.sum(axis=0), prob.max(axis=0)
 
 
@@ -131,25 +131,12 @@ def _wish_scores(stats: StatsArrays, query: Query, cols: np.ndarray,
     """``P(recommended | wish)`` for the genres and people ``query`` asks for, summed and maxed over them,
     for the items at positions ``cols`` (zeros when no wish was seen in training). ``minus`` removes a
     training conversation's own counts."""
-    width = len(cols)
-    keys = [k for k in wish_keys(query.genres, query.people) if k in stats.wish_row]
-    if not keys or not width:
-        return np.zeros(width), np.zeros(width)
-    rows = [stats.wish_row[k] for k in keys]
-    dense = stats.wish_rec[rows][:, cols].toarray()
-    count = stats.wish[rows].copy()
-    if minus is not None and minus.wishes:
-        col_index = {int(c): j for j, c in enumerate(cols)}
-        for r, k in enumerate(keys):
-            if k in minus.wishes:
-                count[r] -= 1
-        row_of = {k: r for r, k in enumerate(keys)}
-        for k, p in minus.wish_pairs:
-            r, j = row_of.get(k), col_index.get(p)
-            if r is not None and j is not None:
-                dense[r, j] -= 1
-    prob = np.maximum(dense, 0.0) / (np.maximum(count, 0.0) + WISH_SMOOTHING)[:, None]
-    return prob.sum(axis=0), prob.max(axis=0)
+    rows = [stats.wish_row[k] for k in wish_keys(query.genres, query.people) if k in stats.wish_row]
+    if minus is None:
+        return _pair_scores(stats.wish_rec, stats.wish, rows, cols, smoothing=WISH_SMOOTHING)
+    own_pairs = frozenset((stats.wish_row[k], p) for k, p in minus.wish_pairs if k in stats.wish_row)
+    own_counts = np.array([stats.wish_row[k] for k in minus.wishes if k in stats.wish_row], dtype=np.int64)
+    return _pair_scores(stats.wish_rec, stats.wish, rows, cols, own_pairs, own_counts, WISH_SMOOTHING)
 
 
 def expand_candidates(query: Query, candidates: Sequence[Candidate], table: ItemTable, stats: StatsArrays,
