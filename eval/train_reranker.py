@@ -74,6 +74,7 @@ from retrieval.rerank import (
     fit_model,
     wish_keys,
 )
+from retrieval.rerank_bagging import BaggedTrees
 from retrieval.retriever import Retriever
 from retrieval.schema import Candidate, Query
 
@@ -188,7 +189,7 @@ def _rows(data: TurnData, table: ItemTable, arrays: StatsArrays, config: RerankC
 def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue, contribs: dict[str, Contribution],
          config: RerankConfig, seed: int, negative_rate: float, members: int = 1) -> ScoringModel:
     """Fit one scorer on ``data`` with counts and item weights from ``data``'s dialogues (``members`` > 1:
-    that many trees averaged, each fitted on a share of the dialogues, see :func:`fit_model`).
+    that many trees averaged, each fitted on a share of the dialogues: :class:`BaggedTrees`).
 
     A turn never sees its own dialogue: its own counts are removed (:class:`Minus`), and its item
     weights come from one of ``INNER_FOLDS`` models each learned without a share of the dialogues
@@ -220,7 +221,8 @@ def _fit(data: Sequence[TurnData], table: ItemTable, catalogue: RedialCatalogue,
         gs.append(np.full(len(y), number[d]))
     X = np.vstack(Xs)
     y = np.concatenate(ys)
-    model = fit_model(X, y, seed=seed, groups=np.concatenate(gs), members=members)
+    groups = np.concatenate(gs)
+    model = (BaggedTrees(members, seed=seed).fit(X, y, groups) if members > 1 else fit_model(X, y, seed=seed))
     return ScoringModel(model=model, stats=stats, trained_on=len(y), positives=int(y.sum()), weights=weights)
 
 

@@ -13,7 +13,7 @@ the ReDial dialogues, see ``recbot train-reranker``). It plugs into
 2. **scores every candidate** with :class:`~sklearn.ensemble.HistGradientBoostingClassifier` trees
    trained on (conversation turn, candidate) pairs labelled by whether the candidate was then
    recommended (``recbot train-reranker`` averages three, each fitted on 80% of the conversations:
-   :class:`retrieval.rerank_fit.BaggedTrees`).
+   :class:`retrieval.rerank_bagging.BaggedTrees`).
 
 The features (:data:`FEATURES`; :data:`FEATURE_VERSION` changes whenever their meaning does) mix
 content and prior signals:
